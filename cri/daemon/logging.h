@@ -1,0 +1,11 @@
+#pragma once
+// crispd's own log (stderr): text, or JSON lines {"time","level","msg"}.
+#include <string>
+
+namespace crisp::cri {
+
+// Throws kInvalidArgument for an unknown level or format.
+void setup_logging(const std::string& level, const std::string& format);
+void set_log_level(const std::string& level);
+
+}  // namespace crisp::cri

@@ -1,0 +1,46 @@
+// Status: is the runtime ready, is the pod network ready; verbose adds the effective config.
+#include <nlohmann/json.hpp>
+
+#include "cri/rpc.h"
+#include "cri/runtime_service/runtime_service.h"
+
+namespace crisp::cri {
+
+namespace {
+
+void add_condition(::runtime::v1::RuntimeStatus* status, const std::string& type, bool ok, const std::string& reason,
+                   const std::string& message) {
+  auto* c = status->add_conditions();
+  c->set_type(type);
+  c->set_status(ok);
+  c->set_reason(reason);
+  c->set_message(message);
+}
+
+}  // namespace
+
+grpc::Status RuntimeServiceImpl::Status(grpc::ServerContext*, const ::runtime::v1::StatusRequest* request,
+                                        ::runtime::v1::StatusResponse* response) {
+  return rpc("Status", [&] {
+    auto* status = response->mutable_status();
+    add_condition(status, "RuntimeReady", true, "", "");
+    NetworkState net = network_state(ctx_);
+    add_condition(status, "NetworkReady", net.ready, net.reason, net.message);
+
+    auto* handler = response->add_runtime_handlers();
+    handler->set_name("");
+    handler->mutable_features()->set_recursive_read_only_mounts(false);
+    handler->mutable_features()->set_user_namespaces(false);
+    response->mutable_features()->set_supplemental_groups_policy(false);
+
+    if (request->verbose()) {
+      nlohmann::json info = nlohmann::json::parse(config_to_json(ctx_.config));
+      (*response->mutable_info())["config"] = info.dump();
+      nlohmann::json cgroup = {{"driver", ctx_.cgroup_driver}, {"version", ctx_.cgroup_version}};
+      (*response->mutable_info())["cgroup"] = cgroup.dump();
+      (*response->mutable_info())["version"] = nlohmann::json(crisp_version()).dump();
+    }
+  });
+}
+
+}  // namespace crisp::cri

@@ -1,0 +1,35 @@
+#include "cri/rpc.h"
+
+#include <gtest/gtest.h>
+
+namespace crisp::cri {
+namespace {
+
+TEST(RpcTest, ErrorKindsMapToGrpcCodes) {
+  EXPECT_EQ(to_grpc_code(ErrorKind::kNotFound), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(to_grpc_code(ErrorKind::kInvalidArgument), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(to_grpc_code(ErrorKind::kAlreadyExists), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(to_grpc_code(ErrorKind::kFailedPrecondition), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(to_grpc_code(ErrorKind::kDeadlineExceeded), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_EQ(to_grpc_code(ErrorKind::kUnavailable), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(to_grpc_code(ErrorKind::kInternal), grpc::StatusCode::INTERNAL);
+}
+
+TEST(RpcTest, BodyOutcomeBecomesStatus) {
+  EXPECT_TRUE(rpc("Ok", [] {}).ok());
+  grpc::Status s = rpc("NotFound", [] { throw Error(ErrorKind::kNotFound, "container abc not found"); });
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(s.error_message(), "container abc not found");
+  s = rpc("Std", [] { throw std::runtime_error("boom"); });
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_EQ(s.error_message(), "boom");
+}
+
+TEST(RpcTest, UnimplementedNamesTheRpc) {
+  grpc::Status s = unimplemented("Attach");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_NE(s.error_message().find("Attach"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace crisp::cri
