@@ -8,17 +8,16 @@ BUILD_PKGS := build-essential cmake pkg-config git \
 	libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc \
 	libseccomp-dev libcap-dev nlohmann-json3-dev libspdlog-dev libfmt-dev \
 	libgtest-dev libgmock-dev libcurl4-openssl-dev libarchive-dev libssl-dev \
-	libnl-3-dev libnl-route-3-dev libnftables-dev libboost-dev libtomlplusplus-dev libcli11-dev zlib1g-dev
+	libnl-3-dev libnl-route-3-dev libnftables-dev libsystemd-dev libboost-dev libtomlplusplus-dev libcli11-dev zlib1g-dev
 TEST_PKGS  := busybox-static apache2-utils docker-registry containernetworking-plugins jq curl iproute2 util-linux
 PKGS       := $(BUILD_PKGS) $(TEST_PKGS)
 
-.PHONY: deps build run test clean
+.PHONY: deps build run test bench clean
 
 deps:
-	@missing=$$(dpkg-query -W -f='$${Package} $${db:Status-Abbrev}\n' $(PKGS) 2>/dev/null | awk '$$2 != "ii" {print $$1}'); \
+	@missing=""; \
 	for p in $(PKGS); do dpkg-query -W -f='$${db:Status-Abbrev}' $$p 2>/dev/null | grep -q '^ii' || missing="$$missing $$p"; done; \
-	missing=$$(echo $$missing | tr ' ' '\n' | sort -u | tr '\n' ' '); \
-	if [ -n "$$(echo $$missing | tr -d ' ')" ]; then \
+	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
@@ -34,6 +33,10 @@ run: build
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j 1
+
+# Side-by-side benchmark against Debian's containerd + runc (tests/bench/README.md). Not a test.
+bench: build
+	tests/bench/compare.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -15,6 +15,9 @@ class ImageService;
 namespace crisp::network {
 class PodNetwork;
 }
+namespace crisp::streaming {
+class Server;
+}
 
 namespace crisp::cri {
 
@@ -26,6 +29,7 @@ struct Context {
   crisp::runtime::Runtime* runtime = nullptr;   // container engine
   crisp::image::ImageService* images = nullptr; // image service (store, pulls, snapshots)
   crisp::network::PodNetwork* network = nullptr;  // pod networking
+  crisp::streaming::Server* streaming = nullptr;  // exec/attach/port-forward URLs
 
   std::mutex mu;         // guards pod_cidr
   std::string pod_cidr;  // last UpdateRuntimeConfig pod CIDR (empty: the configured one)

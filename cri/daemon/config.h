@@ -30,6 +30,8 @@ struct Config {
   std::string pod_cidr = "10.88.0.0/16";
   std::string cni_conf_dir = "/etc/cni/net.d";
   std::vector<std::string> cni_bin_dirs = {"/opt/cni/bin", "/usr/lib/cni"};
+  std::string bridge = "crisp0";
+  std::string nft_table = "crisp";
   // [streaming]
   std::string stream_address = "127.0.0.1:0";
   int stream_token_timeout_seconds = 60;

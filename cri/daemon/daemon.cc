@@ -15,8 +15,13 @@
 #include "cri/daemon/socket_guard.h"
 #include "cri/image_service/image_service.h"
 #include "cri/runtime_service/runtime_service.h"
+#include "cri/runtime_service/stream_backend.h"
+#include "cri/streaming/server.h"
+#include "network/network.h"
+#include "image/image_service.h"
 #include "runtime/base/error.h"
 #include "runtime/base/file_util.h"
+#include "runtime/runtime.h"
 
 namespace crisp::cri {
 
@@ -60,8 +65,59 @@ int Daemon::run() {
 
   // Libraries, in dependency order. Each is destroyed after the server stops.
   // [image service]
+  crisp::image::ImageServiceOptions image_options;
+  image_options.root = config_.root;
+  image_options.registry_config_dir = config_.registry_config_dir;
+  image_options.max_concurrent_downloads = config_.max_concurrent_downloads;
+  image_options.pull_progress_timeout_seconds = config_.pull_progress_timeout_seconds;
+  crisp::image::ImageService images(image_options);
+  ctx.images = &images;
   // [runtime]
+  crisp::runtime::RuntimeOptions runtime_options;
+  runtime_options.root_dir = config_.root;
+  runtime_options.state_dir = config_.state;
+  runtime_options.monitor_path = config_.monitor_path;
+  if (runtime_options.monitor_path.empty()) {  // crisp-monitor next to crispd
+    char exe[4096] = {};
+    ssize_t n = ::readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    std::string dir = n > 0 ? std::string(exe, static_cast<size_t>(n)) : std::string("/usr/local/bin/crispd");
+    runtime_options.monitor_path = dir.substr(0, dir.rfind('/')) + "/crisp-monitor";
+  }
+  runtime_options.max_log_line = static_cast<uint32_t>(config_.max_container_log_line_size);
+  runtime_options.cgroup_driver = ctx.cgroup_driver;
+  runtime_options.release_rootfs = [&images](const std::string& id) { images.remove_rootfs(id); };
+  crisp::runtime::Runtime runtime(runtime_options);
+  runtime.recover();
+  ctx.runtime = &runtime;
+  spdlog::info("runtime: monitor {}, {} sandboxes and {} containers recovered", runtime_options.monitor_path,
+               runtime.list_sandboxes().size(), runtime.list_containers().size());
   // [network]
+  crisp::network::NetworkOptions network_options;
+  network_options.mode = crisp::network::parse_network_mode(config_.network_mode);
+  network_options.pod_cidr = config_.pod_cidr;
+  network_options.cni_conf_dir = config_.cni_conf_dir;
+  network_options.cni_bin_dirs = config_.cni_bin_dirs;
+  network_options.state_dir = config_.state + "/network";
+  network_options.bridge_name = config_.bridge;
+  network_options.nft_table = config_.nft_table;
+  crisp::network::PodNetwork network(network_options);
+  {
+    // Pods that are gone (or stopped) give back their addresses and rules.
+    std::vector<std::string> live;
+    for (const auto& sb : runtime.list_sandboxes())
+      if (sb.state == crisp::runtime::SandboxState::kReady && !sb.netns_path.empty()) live.push_back(sb.id);
+    network.recover(live);
+  }
+  ctx.network = &network;
+  // [streaming]
+  RuntimeStreamBackend stream_backend(runtime, runtime_options.monitor_path, config_.state);
+  crisp::streaming::ServerOptions stream_options;
+  stream_options.address = config_.stream_address;
+  stream_options.token_timeout = std::chrono::seconds(config_.stream_token_timeout_seconds);
+  crisp::streaming::Server streaming(stream_options, stream_backend);
+  streaming.start();
+  ctx.streaming = &streaming;
+  spdlog::info("streaming server on {}", streaming.base_url());
 
   RuntimeServiceImpl runtime_service(ctx);
   ImageServiceImpl image_service(ctx);

@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
 
   std::string config_path = crisp::cri::kDefaultConfigPath;
   std::string socket, root, state, log_level, log_format, registry_dir, pod_cidr, cni_conf_dir, stream_address,
-      network_mode, cgroup_driver;
+      network_mode, cgroup_driver, bridge, nft_table;
   std::vector<std::string> cni_bin_dirs;
   auto* config_flag = app.add_option("--config", config_path, "Config file (TOML)");
   app.add_option("--socket", socket, "CRI unix socket path");
@@ -35,6 +35,8 @@ int main(int argc, char** argv) {
   app.add_option("--pod-cidr", pod_cidr, "Pod CIDR of the built-in bridge network");
   app.add_option("--cni-conf-dir", cni_conf_dir, "CNI config directory");
   app.add_option("--cni-bin-dir", cni_bin_dirs, "CNI plugin directory (repeatable)");
+  app.add_option("--bridge", bridge, "Bridge of the built-in pod network");
+  app.add_option("--nft-table", nft_table, "nftables table of the built-in pod network");
   app.add_option("--stream-address", stream_address, "HOST:PORT of the streaming server");
 
   auto* config_cmd = app.add_subcommand("config", "Print configuration");
@@ -64,6 +66,8 @@ int main(int argc, char** argv) {
     set(config.pod_cidr, pod_cidr);
     set(config.cni_conf_dir, cni_conf_dir);
     set(config.stream_address, stream_address);
+    set(config.bridge, bridge);
+    set(config.nft_table, nft_table);
     if (!cni_bin_dirs.empty()) config.cni_bin_dirs = cni_bin_dirs;
     crisp::cri::validate_config(config);
 

@@ -2,6 +2,7 @@
 // the kubelet hands down.
 #include "cri/rpc.h"
 #include "cri/runtime_service/runtime_service.h"
+#include "network/network.h"
 
 namespace crisp::cri {
 
@@ -19,8 +20,12 @@ grpc::Status RuntimeServiceImpl::UpdateRuntimeConfig(grpc::ServerContext*,
   return rpc("UpdateRuntimeConfig", [&] {
     const std::string& cidr = request->runtime_config().network_config().pod_cidr();
     if (cidr.empty()) return;
-    std::lock_guard<std::mutex> lock(ctx_.mu);
-    ctx_.pod_cidr = cidr;
+    {
+      std::lock_guard<std::mutex> lock(ctx_.mu);
+      if (cidr == ctx_.pod_cidr) return;
+      ctx_.pod_cidr = cidr;
+    }
+    if (ctx_.network) ctx_.network->set_pod_cidr(cidr);
   });
 }
 

@@ -4,10 +4,12 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -51,6 +53,11 @@ std::vector<std::string> mount_points() {
   return out;
 }
 
+void run_quietly(const std::string& command) {
+  int rc = std::system((command + " >/dev/null 2>&1").c_str());
+  (void)rc;
+}
+
 }  // namespace
 
 std::string build_path(const std::string& name) {
@@ -90,6 +97,80 @@ void kill_processes_mentioning(const std::string& needle) {
   }
 }
 
+void kill_processes_in_namespaces_under(const std::string& prefix) {
+  // Namespaces pinned under prefix (bind mounts of nsfs files), by inode.
+  std::vector<ino_t> pinned;
+  for (const auto& mp : mount_points()) {
+    if (mp.rfind(prefix + "/", 0) != 0 || mp.find("/ns/") == std::string::npos) continue;
+    struct stat st;
+    if (::stat(mp.c_str(), &st) == 0) pinned.push_back(st.st_ino);
+  }
+  if (pinned.empty()) return;
+  DIR* proc = ::opendir("/proc");
+  if (!proc) return;
+  while (struct dirent* ent = ::readdir(proc)) {
+    pid_t pid = static_cast<pid_t>(std::atoi(ent->d_name));
+    if (pid <= 1 || pid == ::getpid()) continue;
+    for (const char* kind : {"net", "ipc", "uts"}) {
+      struct stat st;
+      std::string path = "/proc/" + std::string(ent->d_name) + "/ns/" + kind;
+      if (::stat(path.c_str(), &st) == 0 && std::find(pinned.begin(), pinned.end(), st.st_ino) != pinned.end()) {
+        ::kill(pid, SIGKILL);
+        break;
+      }
+    }
+  }
+  ::closedir(proc);
+}
+
+namespace {
+
+// rmdir a cgroup directory and its children, deepest first.
+void remove_cgroup_tree(const std::string& path) {
+  DIR* dir = ::opendir(path.c_str());
+  if (!dir) return;
+  std::vector<std::string> children;
+  while (struct dirent* ent = ::readdir(dir)) {
+    if (ent->d_type == DT_DIR && ent->d_name[0] != '.') children.push_back(path + "/" + ent->d_name);
+  }
+  ::closedir(dir);
+  for (const auto& child : children) remove_cgroup_tree(child);
+  ::rmdir(path.c_str());
+}
+
+}  // namespace
+
+void remove_sandbox_cgroups(const std::string& root_dir) {
+  DIR* records = ::opendir((root_dir + "/sandboxes").c_str());
+  if (!records) return;
+  std::vector<std::string> ids;
+  while (struct dirent* ent = ::readdir(records)) {
+    std::string name = ent->d_name;
+    if (name.size() > 5 && name.compare(name.size() - 5, 5, ".json") == 0) ids.push_back(name.substr(0, name.size() - 5));
+  }
+  ::closedir(records);
+  DIR* hierarchies = ::opendir("/sys/fs/cgroup");
+  if (!hierarchies) return;
+  std::vector<std::string> roots;
+  while (struct dirent* ent = ::readdir(hierarchies)) {
+    if (ent->d_name[0] != '.') roots.push_back(std::string("/sys/fs/cgroup/") + ent->d_name);
+  }
+  ::closedir(hierarchies);
+  roots.push_back("/sys/fs/cgroup");
+  // Killed processes leave their cgroups a moment later: retry for up to a second.
+  for (int round = 0; round < 20; ++round) {
+    bool left = false;
+    for (const auto& root : roots)
+      for (const auto& id : ids) {
+        std::string path = root + "/crisp/" + id;
+        remove_cgroup_tree(path);
+        if (::access(path.c_str(), F_OK) == 0) left = true;
+      }
+    if (!left) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
 void unmount_under(const std::string& prefix) {
   for (int round = 0; round < 10; ++round) {
     std::vector<std::string> targets;
@@ -104,6 +185,9 @@ void unmount_under(const std::string& prefix) {
 }
 
 CrispdFixture::CrispdFixture(CrispdOptions options) : options_(std::move(options)), dir_(make_temp_dir()) {
+  // Names unique to this fixture: the last 6 characters of the temp dir are random.
+  tag_ = dir_.substr(dir_.size() - 6);
+  for (auto& c : tag_) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (!options_.config_toml.empty()) atomic_write_file(dir_ + "/crisp.toml", options_.config_toml);
   if (options_.start) {
     try {
@@ -128,6 +212,15 @@ std::vector<std::string> CrispdFixture::command() const {
     cmd.push_back(dir_ + "/crisp.toml");
   }
   cmd.insert(cmd.end(), options_.args.begin(), options_.args.end());
+  // Pod networking on names and addresses of this fixture's own, never the host's crisp0.
+  auto given = [&](const std::string& flag) {
+    return std::find(options_.args.begin(), options_.args.end(), flag) != options_.args.end() ||
+           options_.config_toml.find("[network]") != std::string::npos;
+  };
+  if (!given("--network-mode")) cmd.insert(cmd.end(), {"--network-mode", "builtin"});
+  if (!given("--bridge")) cmd.insert(cmd.end(), {"--bridge", bridge()});
+  if (!given("--nft-table")) cmd.insert(cmd.end(), {"--nft-table", nft_table()});
+  if (!given("--pod-cidr")) cmd.insert(cmd.end(), {"--pod-cidr", pod_cidr()});
   return cmd;
 }
 
@@ -206,9 +299,14 @@ void CrispdFixture::cleanup_leftovers() {
   runtime_.reset();
   images_.reset();
   channel_.reset();
-  // Monitors and container processes started under our dirs, then their mounts, then the dirs.
+  // Monitors and container processes started under our dirs, then their mounts, network
+  // leftovers, then the dirs.
   kill_processes_mentioning(dir_ + "/");
+  kill_processes_in_namespaces_under(dir_);
+  remove_sandbox_cgroups(root());
   unmount_under(dir_);
+  run_quietly("ip link del " + bridge());
+  run_quietly("nft delete table ip " + nft_table());
   try {
     remove_tree(dir_);
   } catch (...) {

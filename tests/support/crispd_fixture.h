@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -56,6 +57,12 @@ class CrispdFixture {
   ::runtime::v1::ImageService::Stub& images();
   std::shared_ptr<grpc::Channel> channel();
 
+  // The built-in pod network of this fixture (unless the options choose their own): a bridge, an
+  // nftables table and a /24 of its own, removed at teardown.
+  std::string bridge() const { return "crt" + tag_; }
+  std::string nft_table() const { return "crt" + tag_; }
+  std::string pod_cidr() const { return "10.234." + std::to_string(std::hash<std::string>{}(tag_) % 256) + ".0/24"; }
+
   // Command line that start() runs (for tests that start crispd themselves).
   std::vector<std::string> command() const;
 
@@ -65,6 +72,7 @@ class CrispdFixture {
 
   CrispdOptions options_;
   std::string dir_;
+  std::string tag_;
   pid_t pid_ = -1;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<::runtime::v1::RuntimeService::Stub> runtime_;
@@ -79,6 +87,11 @@ std::unique_ptr<grpc::ClientContext> client_context(std::chrono::milliseconds ti
 
 // Kills every process whose command line or root directory mentions `needle` (SIGKILL) and waits until they are gone.
 void kill_processes_mentioning(const std::string& needle);
+// Kills every process inside a namespace pinned under `prefix` (a pod's net/ipc/uts).
+void kill_processes_in_namespaces_under(const std::string& prefix);
+// Removes the cgroups (/sys/fs/cgroup/<hierarchy>/crisp/<sandbox id>) of every sandbox recorded
+// under a crispd root dir, for crispds that were killed before removing their pods.
+void remove_sandbox_cgroups(const std::string& root_dir);
 // Unmounts (lazily, deepest first) every mount whose mount point starts with `prefix`.
 void unmount_under(const std::string& prefix);
 

@@ -90,15 +90,13 @@ TEST(DaemonTest, StatusReportsRuntimeReadyAndVerboseConfig) {
 
 TEST(DaemonTest, UnimplementedRpcNamesItself) {
   CrispdFixture crispd;
-  v1::StreamPodSandboxesRequest req;
+  v1::CheckpointContainerRequest req;
+  req.set_container_id("abc");
+  v1::CheckpointContainerResponse resp;
   auto ctx = client_context();
-  auto reader = crispd.runtime().StreamPodSandboxes(ctx.get(), req);
-  v1::StreamPodSandboxesResponse resp;
-  while (reader->Read(&resp)) {
-  }
-  grpc::Status s = reader->Finish();
+  grpc::Status s = crispd.runtime().CheckpointContainer(ctx.get(), req, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_NE(s.error_message().find("StreamPodSandboxes"), std::string::npos) << s.error_message();
+  EXPECT_NE(s.error_message().find("CheckpointContainer"), std::string::npos) << s.error_message();
 }
 
 TEST(DaemonTest, SocketIsPrivateToRoot) {
