@@ -203,6 +203,10 @@ monitor::BundleSpec build_bundle_spec(const SpecInputs& in) {
   }
   spec.cgroup = {monitor::NamespaceMode::kHost, ""};  // issue 5: new cgroup namespace on v2
   spec.mounts = build_mounts(in.config, in.pod_files);
+  // A bidirectional mount only propagates back to the host if the container's mount namespace
+  // stays a peer of the host's (as containerd does: rootfs propagation rshared).
+  for (const auto& m : in.config.mounts)
+    if (m.propagation == MountPropagation::kBidirectional) spec.rootfs_propagation = "rshared";
   spec.default_devices = true;
   for (const auto& d : in.config.devices) {
     struct stat st;

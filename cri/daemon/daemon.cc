@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <memory>
+#include <thread>
 
 #include "cri/context.h"
 #include "cri/daemon/logging.h"
@@ -152,6 +153,14 @@ int Daemon::run() {
     spdlog::info("received {}, shutting down (containers keep running)", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     break;
   }
+  // A handler stuck in the kernel (a cgroup that will not drain, a hung mount) must not keep
+  // crispd from stopping: every record is crash-safe, so after a grace period exit as a crash would.
+  std::thread([] {
+    std::this_thread::sleep_for(std::chrono::seconds(10));
+    spdlog::error("RPCs still running 10 s after shutdown began; exiting without waiting for them");
+    spdlog::default_logger()->flush();
+    ::_exit(0);
+  }).detach();
   // In-flight calls (event streams above all) are cancelled at once; the kubelet retries.
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
   server->Wait();

@@ -217,9 +217,16 @@ bool create_devices(int rootfd, const ParsedSpec& spec, ChildError* err) {
 }
 
 bool pivot_into(const char* rootfs, ChildError* err) {
+  int old_root = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  if (old_root < 0) return child_fail_errno(err, "open the old root");
   if (chdir(rootfs) != 0) return child_fail_errno(err, "chdir to rootfs %s", rootfs);
   if (syscall(SYS_pivot_root, ".", ".") != 0) return child_fail_errno(err, "pivot_root to %s", rootfs);
-  // The old root is now stacked on "."; keep its unmount from reaching the host, then drop it.
+  // The old root is now stacked on "/". A lookup of "." from the new root would name the new
+  // root itself (and make the container's mounts slaves, breaking bidirectional propagation), so
+  // step into the old root by its fd: keep its unmount from reaching the host, then drop it.
+  int rc = fchdir(old_root);
+  close(old_root);
+  if (rc != 0) return child_fail_errno(err, "enter the old root");
   if (mount(nullptr, ".", nullptr, MS_SLAVE | MS_REC, nullptr) != 0) {
     return child_fail_errno(err, "make the old root a slave");
   }
@@ -319,6 +326,13 @@ bool init_steps(const ContainerInitContext& ctx, ChildError* err) {
   umask(0);
   if (mount(nullptr, "/", nullptr, spec.rootfs_propagation, nullptr) != 0) {
     return child_fail_errno(err, "set rootfs propagation");
+  }
+  // pivot_root refuses a new root whose parent mount is shared: with rshared propagation, make the
+  // rootfs mount itself (crispd mounts the overlay exactly there) private, as runc does. EINVAL
+  // means the rootfs is a plain directory, whose parent then must not be shared anyway.
+  if ((spec.rootfs_propagation & MS_SHARED) && mount(nullptr, spec.rootfs, nullptr, MS_PRIVATE, nullptr) != 0 &&
+      errno != EINVAL) {
+    return child_fail_errno(err, "make rootfs %s private", spec.rootfs);
   }
   // pivot_root needs the new root to be a mount point: bind it onto itself.
   if (mount(spec.rootfs, spec.rootfs, nullptr, MS_BIND | MS_REC, nullptr) != 0) {
