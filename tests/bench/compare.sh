@@ -44,8 +44,8 @@ for _ in $(seq 600); do [ -s "$W/refs.env" ] && break; sleep 0.2; done
 # --- crispd ---------------------------------------------------------------------------------
 mkdir -p "$W/crisp"
 "$BUILD/crispd" --socket "$W/crisp/crisp.sock" --root "$W/crisp/root" --state "$W/crisp/state" \
-  --network-mode builtin --pod-cidr 10.98.0.0/16 --log-level warn \
-  --config <(printf '[network]\nbridge = "crispbench0"\nnft_table = "crispbench"\n') 2>"$W/crisp/crispd.log" &
+  --network-mode builtin --pod-cidr 10.98.0.0/16 --bridge crispbench0 --nft-table crispbench \
+  --log-level warn 2>"$W/crisp/crispd.log" &
 PIDS+=($!)
 
 # --- containerd -----------------------------------------------------------------------------
@@ -104,7 +104,7 @@ for suite in memory pod parallel exec list pull; do
   echo "suite $suite: crisp"
   bench crisp "$W/crisp/crisp.sock" crispd crisp-monitor $suite
   echo "suite $suite: containerd"
-  bench containerd "$C/containerd.sock" containerd containerd-shim-runc-v2,pause $suite
+  bench containerd "$C/containerd.sock" containerd containerd-shim,pause $suite  # comm is cut to 15 characters
 done
 
 merge() { jq -s '{operations: (map(.operations) | add), figures: (map(.figures) | add)}' "$W/$1"-*.json; }

@@ -60,6 +60,8 @@ v1::PodSandboxConfig CriClient::pod_config(const std::string& name) const {
   c.set_hostname(name.substr(0, 63));
   c.set_log_directory("/tmp/crisp-bench-logs/" + name);
   c.mutable_linux()->set_cgroup_parent("");
+  // As the kubelet sends it (no shareProcessNamespace): each container has its own pid namespace.
+  c.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::CONTAINER);
   (*c.mutable_labels())["app"] = "crisp-bench";
   return c;
 }
@@ -83,6 +85,7 @@ std::string CriClient::create_container(const std::string& pod_id, const v1::Pod
   c->mutable_image()->set_image(image);
   for (const auto& a : command) c->add_command(a);
   c->set_log_path(name + ".log");
+  c->mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::CONTAINER);
   v1::CreateContainerResponse resp;
   check(runtime_->CreateContainer(context().get(), req, &resp), "CreateContainer");
   return resp.container_id();

@@ -11,10 +11,12 @@ namespace crisp::bench {
 Memory process_memory(pid_t pid) {
   Memory m;
   std::ifstream in("/proc/" + std::to_string(pid) + "/smaps_rollup");
-  std::string key;
-  long value;
-  std::string unit;
-  while (in >> key >> value >> unit) {
+  std::string line;
+  while (std::getline(in, line)) {  // "Rss:   1234 kB"; the first line names the range
+    std::istringstream fields(line);
+    std::string key;
+    long value = 0;
+    if (!(fields >> key >> value)) continue;
     if (key == "Rss:") m.rss_kb = value;
     else if (key == "Pss:") m.pss_kb = value;
     else if (key == "Private_Clean:" || key == "Private_Dirty:") m.private_kb += value;

@@ -166,9 +166,11 @@ void remove_sandbox_cgroups(const std::string& root_dir) {
         remove_cgroup_tree(path);
         if (::access(path.c_str(), F_OK) == 0) left = true;
       }
-    if (!left) return;
+    if (!left) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+  // The parent crisp creates on demand; kept (rmdir fails) while anything else uses it.
+  for (const auto& root : roots) ::rmdir((root + "/crisp").c_str());
 }
 
 void unmount_under(const std::string& prefix) {

@@ -204,7 +204,22 @@ std::string build_tar(const std::vector<TarEntry>& entries) {
   check(a.get(), archive_write_set_format_pax_restricted(a.get()), "tar format");
   check(a.get(), archive_write_add_filter_none(a.get()), "tar filter");
   check(a.get(), archive_write_open(a.get(), &out, nullptr, append_to_string, nullptr), "tar open");
-  for (const auto& te : entries) {
+  // A hardlink's header describes the inode it links to, as tar writers record it (extractors
+  // such as containerd's apply its mode to that inode).
+  std::map<std::string, const TarEntry*> written;
+  for (const auto& entry : entries) {
+    TarEntry te = entry;
+    if (te.type == TarEntry::Type::kHardlink) {
+      auto target = written.find(te.link_target);
+      if (target != written.end()) {
+        te.mode = target->second->mode;
+        te.uid = target->second->uid;
+        te.gid = target->second->gid;
+        te.mtime = target->second->mtime;
+      }
+    } else {
+      written[te.name] = &entry;
+    }
     Entry e(archive_entry_new());
     archive_entry_copy_pathname(e.get(), te.name.c_str());
     archive_entry_set_filetype(e.get(), type_bits(te.type));

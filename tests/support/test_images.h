@@ -56,7 +56,7 @@
 
 namespace crisp::test {
 
-inline constexpr int kTestImagesVersion = 1;
+inline constexpr int kTestImagesVersion = 2;
 
 inline constexpr const char* kBusyboxPath =
     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
