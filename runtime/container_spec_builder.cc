@@ -123,7 +123,7 @@ std::vector<monitor::MountSpec> build_mounts(const ContainerConfig& config, cons
       case MountPropagation::kHostToContainer: spec.options.push_back("rslave"); break;
       case MountPropagation::kBidirectional: spec.options.push_back("rshared"); break;
     }
-    spec.options.push_back(m.readonly ? "ro" : "rw");
+    spec.options.push_back(m.recursive_readonly ? "rro" : m.readonly ? "ro" : "rw");
     cri.push_back(std::move(spec));
   }
   std::stable_sort(cri.begin(), cri.end(), [](const auto& a, const auto& b) {

@@ -255,6 +255,7 @@ std::string container_record_to_json(const ContainerRecord& record) {
     mounts.push_back({{"container_path", m.container_path},
                       {"host_path", m.host_path},
                       {"readonly", m.readonly},
+                      {"recursive_readonly", m.recursive_readonly},
                       {"propagation", propagation_name(m.propagation)}});
   }
   json devices = json::array();
@@ -362,7 +363,8 @@ ContainerRecord container_record_from_json(const std::string& text) {
     for (const auto& m : *mounts) {
       config.mounts.push_back({get_or(m, "container_path", std::string()), get_or(m, "host_path", std::string()),
                                get_or(m, "readonly", false),
-                               propagation_from(get_or(m, "propagation", std::string("private")))});
+                               propagation_from(get_or(m, "propagation", std::string("private"))),
+                               get_or(m, "recursive_readonly", false)});
     }
   }
   if (auto devices = c.find("devices"); devices != c.end()) {

@@ -78,6 +78,7 @@ struct Mount {
   std::string host_path;
   bool readonly = false;
   MountPropagation propagation = MountPropagation::kPrivate;
+  bool recursive_readonly = false;  // submounts read-only too (mount_setattr AT_RECURSIVE)
 };
 
 struct Device {

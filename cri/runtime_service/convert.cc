@@ -114,6 +114,16 @@ runtime::ContainerConfig container_config_from_cri(const v1::ContainerConfig& co
     mount.container_path = m.container_path();
     mount.host_path = m.host_path();
     mount.readonly = m.readonly();
+    if (m.recursive_read_only()) {
+      // As containerd: only meaningful for a read-only, private mount.
+      if (!m.readonly())
+        throw Error(ErrorKind::kInvalidArgument,
+                    "mount " + m.container_path() + ": recursive_read_only needs readonly");
+      if (m.propagation() != v1::PROPAGATION_PRIVATE)
+        throw Error(ErrorKind::kInvalidArgument,
+                    "mount " + m.container_path() + ": recursive_read_only needs private propagation");
+      mount.recursive_readonly = true;
+    }
     switch (m.propagation()) {
       case v1::PROPAGATION_HOST_TO_CONTAINER: mount.propagation = runtime::MountPropagation::kHostToContainer; break;
       case v1::PROPAGATION_BIDIRECTIONAL: mount.propagation = runtime::MountPropagation::kBidirectional; break;

@@ -29,7 +29,7 @@ grpc::Status RuntimeServiceImpl::Status(grpc::ServerContext*, const ::runtime::v
 
     auto* handler = response->add_runtime_handlers();
     handler->set_name("");
-    handler->mutable_features()->set_recursive_read_only_mounts(false);
+    handler->mutable_features()->set_recursive_read_only_mounts(true);  // mount_setattr(AT_RECURSIVE)
     handler->mutable_features()->set_user_namespaces(false);
     response->mutable_features()->set_supplemental_groups_policy(false);
 

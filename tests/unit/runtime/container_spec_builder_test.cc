@@ -101,6 +101,16 @@ TEST(BuildMounts, CriMountsPropagationReadonlyOrderAndOverride) {
   EXPECT_EQ(find_mount(mounts, "/etc/hosts")->source, "/etc/hosts");
 }
 
+TEST(BuildMounts, RecursiveReadOnlyMountsUseRro) {
+  ContainerConfig config;
+  config.mounts = {{"/data", "/tmp", true, MountPropagation::kPrivate, true},
+                   {"/plain", "/tmp", true, MountPropagation::kPrivate, false}};
+  auto mounts = build_mounts(config, pod_files());
+  EXPECT_TRUE(has_option(*find_mount(mounts, "/data"), "rro"));
+  EXPECT_FALSE(has_option(*find_mount(mounts, "/data"), "ro"));
+  EXPECT_TRUE(has_option(*find_mount(mounts, "/plain"), "ro"));
+}
+
 TEST(BuildMounts, RelativeOrMissingPathsAreRejected) {
   ContainerConfig config;
   config.mounts = {{"relative", "/tmp", false, MountPropagation::kPrivate}};
