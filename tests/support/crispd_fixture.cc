@@ -288,6 +288,10 @@ std::string CrispdFixture::log() const { return read_file_if_exists(log_path()).
 void CrispdFixture::connect() {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(16 * 1024 * 1024);
+  // A restarted crispd listens within milliseconds: do not let gRPC back off for seconds.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
   channel_ = grpc::CreateCustomChannel(endpoint(), grpc::InsecureChannelCredentials(), args);
   runtime_ = ::runtime::v1::RuntimeService::NewStub(channel_);
   images_ = ::runtime::v1::ImageService::NewStub(channel_);
