@@ -13,8 +13,13 @@ QUICK=0; README=1
 for a in "$@"; do case $a in --quick) QUICK=1;; --no-readme) README=0;; esac; done
 
 for p in containerd runc; do dpkg -s "$p" >/dev/null 2>&1 || need="${need:-} $p"; done
-if [ -n "${need:-}" ]; then apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need; fi
-# Debian's containerd package starts a system-wide containerd; this script runs its own.
+if [ -n "${need:-}" ]; then
+  apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need
+  # On a systemd host the package starts a system-wide containerd; this script runs its own.
+  if [[ " $need " == *" containerd "* ]] && command -v systemctl >/dev/null && systemctl is-active -q containerd 2>/dev/null; then
+    systemctl disable --now containerd >/dev/null 2>&1 || true
+  fi
+fi
 
 W=$(mktemp -d /tmp/crisp-bench-XXXXXX)
 PIDS=()

@@ -45,6 +45,14 @@ void CriClient::ensure_image(const std::string& image) {
   if (!resp.has_image() || resp.image().id().empty()) pull(image);
 }
 
+uint64_t CriClient::image_size(const std::string& image) {
+  v1::ImageStatusRequest req;
+  req.mutable_image()->set_image(image);
+  v1::ImageStatusResponse resp;
+  check(images_->ImageStatus(context().get(), req, &resp), "ImageStatus");
+  return resp.has_image() ? resp.image().size() : 0;
+}
+
 void CriClient::remove_image(const std::string& image) {
   v1::RemoveImageRequest req;
   req.mutable_image()->set_image(image);

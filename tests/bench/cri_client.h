@@ -18,6 +18,7 @@ class CriClient {
   void ensure_image(const std::string& image);  // ImageStatus, then PullImage if absent
   std::string pull(const std::string& image);
   void remove_image(const std::string& image);
+  uint64_t image_size(const std::string& image);  // ImageStatus size, 0 if absent
 
   ::runtime::v1::PodSandboxConfig pod_config(const std::string& name) const;
   std::string run_pod(const ::runtime::v1::PodSandboxConfig& config);

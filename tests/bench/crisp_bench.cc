@@ -252,8 +252,12 @@ void suite_pull(CriClient& cri, const Options& o, Report& r) {
     cri.pull(o.large_image);
     warm.add(Clock::now() - t1);
   }
-  r.rows.push_back(cold.summarize("PullImage large, cold", {}));
+  Summary cold_summary = cold.summarize("PullImage large, cold", {});
+  r.rows.push_back(cold_summary);
   r.rows.push_back(warm.summarize("PullImage large, warm", {}));
+  double mb = static_cast<double>(cri.image_size(o.large_image)) / 1e6;
+  r.figures.push_back({"large image size (MB)", mb});
+  if (cold_summary.p50_ms > 0) r.figures.push_back({"PullImage large, cold (MB/s at p50)", mb / (cold_summary.p50_ms / 1e3)});
 }
 
 std::vector<int> parse_ints(const std::string& s) {
