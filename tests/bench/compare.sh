@@ -23,6 +23,7 @@ fi
 
 W=$(mktemp -d /tmp/crisp-bench-XXXXXX)
 PIDS=()
+NETNS_BEFORE=$(ls /run/netns 2>/dev/null || true)
 cleanup() {
   set +e
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
@@ -33,6 +34,11 @@ cleanup() {
   done
   sleep 0.3
   grep -F "$W" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
+  # containerd pins pod netns as /run/netns/cni-*: remove the ones this run left (a failed run
+  # leaves pods behind).
+  for n in $(ls /run/netns 2>/dev/null); do
+    case $n in cni-*) grep -qx "$n" <<<"$NETNS_BEFORE" || ip netns del "$n" 2>/dev/null;; esac
+  done
   ip link del crispbench0 2>/dev/null; ip link del cnibench0 2>/dev/null
   nft delete table ip crispbench 2>/dev/null
   rm -rf "$W" /tmp/crisp-bench-logs
