@@ -2,16 +2,22 @@
 // The one place where handlers are logged, timed and their errors mapped to gRPC codes.
 //
 //   grpc::Status RuntimeServiceImpl::Version(...) {
-//     return rpc("Version", [&] { ...fill *response...; });
+//     return rpc("Version", *request, [&] { ...fill *response...; });
 //   }
 //
+// The request's pod and container ids (cri/log_fields.h) are attached to every log record the body
+// writes, and to the RPC's own log line.
 // The body may throw crisp::Error (mapped by kind), std::exception (INTERNAL) or return normally (OK).
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
 #include <exception>
 #include <string_view>
+#include <utility>
 
+#include <google/protobuf/message.h>
+
+#include "cri/log_fields.h"
 #include "runtime/base/error.h"
 
 namespace crisp::cri {
@@ -39,6 +45,12 @@ grpc::Status rpc(std::string_view name, Body&& body) {
   }
   log_rpc(name, std::chrono::steady_clock::now() - start, status);
   return status;
+}
+
+template <typename Body>
+grpc::Status rpc(std::string_view name, const google::protobuf::Message& request, Body&& body) {
+  ScopedLogFields fields(log_fields_of(request));
+  return rpc(name, std::forward<Body>(body));
 }
 
 }  // namespace crisp::cri

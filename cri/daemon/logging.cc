@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cri/log_fields.h"
 #include "runtime/base/error.h"
 
 namespace crisp::cri {
@@ -29,10 +30,25 @@ class JsonFormatter final : public spdlog::formatter {
                         {"level", std::string(spdlog::level::to_string_view(msg.level).data(),
                                               spdlog::level::to_string_view(msg.level).size())},
                         {"msg", std::string(msg.payload.data(), msg.payload.size())}};
+    for (const auto& [key, value] : current_log_fields()) j[key] = value;
     std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     dest.append(line.data(), line.data() + line.size());
   }
   std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<JsonFormatter>(); }
+};
+
+// Appends the thread's log fields to a text record as " key=value".
+class LogFieldsFlag final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg&, const std::tm&, spdlog::memory_buf_t& dest) override {
+    for (const auto& [key, value] : current_log_fields()) {
+      dest.push_back(' ');
+      dest.append(key.data(), key.data() + key.size());
+      dest.push_back('=');
+      dest.append(value.data(), value.data() + value.size());
+    }
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<LogFieldsFlag>(); }
 };
 
 spdlog::level::level_enum parse_level(const std::string& level) {
@@ -49,7 +65,9 @@ void setup_logging(const std::string& level, const std::string& format) {
   if (format == "json") {
     logger->set_formatter(std::make_unique<JsonFormatter>());
   } else if (format == "text") {
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %^%l%$ %v", spdlog::pattern_time_type::utc);
+    auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
+    formatter->add_flag<LogFieldsFlag>('*').set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %^%l%$ %v%*");
+    logger->set_formatter(std::move(formatter));
   } else {
     throw Error(ErrorKind::kInvalidArgument, "unknown log format \"" + format + "\"");
   }

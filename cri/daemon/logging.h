@@ -1,5 +1,6 @@
 #pragma once
-// crispd's own log (stderr): text, or JSON lines {"time","level","msg"}.
+// crispd's own log (stderr): text, or JSON lines {"time","level","msg",...}; both carry the pod and
+// container ids of the RPC being served (cri/log_fields.h).
 #include <string>
 
 namespace crisp::cri {

@@ -20,14 +20,14 @@ std::vector<crisp::image::ImageRecord> list_images(Context& ctx, const ::runtime
 
 grpc::Status ImageServiceImpl::ListImages(grpc::ServerContext*, const ::runtime::v1::ListImagesRequest* request,
                                           ::runtime::v1::ListImagesResponse* response) {
-  return rpc("ListImages", [&] {
+  return rpc("ListImages", *request, [&] {
     for (const auto& record : list_images(ctx_, request->filter())) to_cri_image(record, response->add_images());
   });
 }
 
 grpc::Status ImageServiceImpl::StreamImages(grpc::ServerContext*, const ::runtime::v1::StreamImagesRequest* request,
                                             grpc::ServerWriter<::runtime::v1::StreamImagesResponse>* writer) {
-  return rpc("StreamImages", [&] {
+  return rpc("StreamImages", *request, [&] {
     ::runtime::v1::StreamImagesResponse batch;
     for (const auto& record : list_images(ctx_, request->filter())) {
       to_cri_image(record, batch.add_images());

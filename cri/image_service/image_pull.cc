@@ -8,7 +8,7 @@ namespace crisp::cri {
 
 grpc::Status ImageServiceImpl::PullImage(grpc::ServerContext* context, const ::runtime::v1::PullImageRequest* request,
                                          ::runtime::v1::PullImageResponse* response) {
-  return rpc("PullImage", [&] {
+  return rpc("PullImage", *request, [&] {
     if (!ctx_.images) throw Error(ErrorKind::kUnavailable, "the image service is not running");
     crisp::image::PullRequest pull;
     pull.ref = request->image().image();

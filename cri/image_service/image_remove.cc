@@ -8,7 +8,7 @@ namespace crisp::cri {
 
 grpc::Status ImageServiceImpl::RemoveImage(grpc::ServerContext*, const ::runtime::v1::RemoveImageRequest* request,
                                            ::runtime::v1::RemoveImageResponse*) {
-  return rpc("RemoveImage", [&] {
+  return rpc("RemoveImage", *request, [&] {
     if (!ctx_.images) throw Error(ErrorKind::kUnavailable, "the image service is not running");
     const std::string& ref = request->image().image();
     if (ref.empty()) throw Error(ErrorKind::kInvalidArgument, "RemoveImage: image.image is empty");

@@ -11,7 +11,7 @@ namespace crisp::cri {
 
 grpc::Status ImageServiceImpl::ImageStatus(grpc::ServerContext*, const ::runtime::v1::ImageStatusRequest* request,
                                            ::runtime::v1::ImageStatusResponse* response) {
-  return rpc("ImageStatus", [&] {
+  return rpc("ImageStatus", *request, [&] {
     if (!ctx_.images) throw Error(ErrorKind::kUnavailable, "the image service is not running");
     auto record = ctx_.images->find(request->image().image());
     if (!record) return;

@@ -12,7 +12,7 @@ namespace crisp::cri {
 
 grpc::Status RuntimeServiceImpl::Attach(grpc::ServerContext*, const ::runtime::v1::AttachRequest* request,
                                         ::runtime::v1::AttachResponse* response) {
-  return rpc("Attach", [&] {
+  return rpc("Attach", *request, [&] {
     validate_stream_flags(request->tty(), request->stdin(), request->stdout(), request->stderr());
     auto info = require_runtime(ctx_.runtime).container_status(request->container_id());
     if (info.state != runtime::ContainerState::kRunning) {

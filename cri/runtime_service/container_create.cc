@@ -11,7 +11,7 @@ namespace crisp::cri {
 
 grpc::Status RuntimeServiceImpl::CreateContainer(grpc::ServerContext*, const ::runtime::v1::CreateContainerRequest* request,
                                                  ::runtime::v1::CreateContainerResponse* response) {
-  return rpc("CreateContainer", [&] {
+  return rpc("CreateContainer", *request, [&] {
     auto& runtime = require_runtime(ctx_.runtime);
     if (!ctx_.images) throw Error(ErrorKind::kUnavailable, "the image service is not available");
     auto config = container_config_from_cri(request->config());

@@ -12,7 +12,7 @@ namespace crisp::cri {
 
 grpc::Status RuntimeServiceImpl::Exec(grpc::ServerContext*, const ::runtime::v1::ExecRequest* request,
                                       ::runtime::v1::ExecResponse* response) {
-  return rpc("Exec", [&] {
+  return rpc("Exec", *request, [&] {
     if (request->cmd().empty()) throw Error(ErrorKind::kInvalidArgument, "Exec: cmd is empty");
     validate_stream_flags(request->tty(), request->stdin(), request->stdout(), request->stderr());
     auto info = require_runtime(ctx_.runtime).container_status(request->container_id());

@@ -10,7 +10,7 @@ namespace crisp::cri {
 
 grpc::Status RuntimeServiceImpl::ExecSync(grpc::ServerContext*, const ::runtime::v1::ExecSyncRequest* request,
                                           ::runtime::v1::ExecSyncResponse* response) {
-  return rpc("ExecSync", [&] {
+  return rpc("ExecSync", *request, [&] {
     std::vector<std::string> cmd(request->cmd().begin(), request->cmd().end());
     if (cmd.empty()) throw Error(ErrorKind::kInvalidArgument, "ExecSync: cmd is empty");
     auto timeout = std::chrono::seconds(request->timeout() < 0 ? 0 : request->timeout());

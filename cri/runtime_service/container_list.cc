@@ -8,7 +8,7 @@ namespace crisp::cri {
 
 grpc::Status RuntimeServiceImpl::ListContainers(grpc::ServerContext*, const ::runtime::v1::ListContainersRequest* request,
                                                 ::runtime::v1::ListContainersResponse* response) {
-  return rpc("ListContainers", [&] {
+  return rpc("ListContainers", *request, [&] {
     auto& runtime = require_runtime(ctx_.runtime);
     for (const auto& info : runtime.list_containers(container_filter_from_cri(request->filter()))) {
       fill_container(info, response->add_containers());
@@ -20,7 +20,7 @@ grpc::Status RuntimeServiceImpl::ListContainers(grpc::ServerContext*, const ::ru
 grpc::Status RuntimeServiceImpl::StreamContainers(grpc::ServerContext*, const ::runtime::v1::StreamContainersRequest* request,
                                                   grpc::ServerWriter<::runtime::v1::StreamContainersResponse>* writer) {
   constexpr int kPage = 1000;
-  return rpc("StreamContainers", [&] {
+  return rpc("StreamContainers", *request, [&] {
     auto& runtime = require_runtime(ctx_.runtime);
     ::runtime::v1::StreamContainersResponse page;
     for (const auto& info : runtime.list_containers(container_filter_from_cri(request->filter()))) {

@@ -8,7 +8,7 @@ namespace crisp::cri {
 
 grpc::Status RuntimeServiceImpl::ReopenContainerLog(grpc::ServerContext*, const ::runtime::v1::ReopenContainerLogRequest* request,
                                                     ::runtime::v1::ReopenContainerLogResponse*) {
-  return rpc("ReopenContainerLog", [&] { require_runtime(ctx_.runtime).reopen_container_log(request->container_id()); });
+  return rpc("ReopenContainerLog", *request, [&] { require_runtime(ctx_.runtime).reopen_container_log(request->container_id()); });
 }
 
 }  // namespace crisp::cri

@@ -9,7 +9,7 @@ namespace crisp::cri {
 
 grpc::Status RuntimeServiceImpl::RemoveContainer(grpc::ServerContext*, const ::runtime::v1::RemoveContainerRequest* request,
                                                  ::runtime::v1::RemoveContainerResponse*) {
-  return rpc("RemoveContainer", [&] { require_runtime(ctx_.runtime).remove_container(request->container_id()); });
+  return rpc("RemoveContainer", *request, [&] { require_runtime(ctx_.runtime).remove_container(request->container_id()); });
 }
 
 }  // namespace crisp::cri

@@ -8,7 +8,7 @@ namespace crisp::cri {
 
 grpc::Status RuntimeServiceImpl::StartContainer(grpc::ServerContext*, const ::runtime::v1::StartContainerRequest* request,
                                                 ::runtime::v1::StartContainerResponse*) {
-  return rpc("StartContainer", [&] { require_runtime(ctx_.runtime).start_container(request->container_id()); });
+  return rpc("StartContainer", *request, [&] { require_runtime(ctx_.runtime).start_container(request->container_id()); });
 }
 
 }  // namespace crisp::cri

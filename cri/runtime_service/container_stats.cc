@@ -51,7 +51,7 @@ void fill_sandbox_stats(const runtime::SandboxStats& s, ::runtime::v1::PodSandbo
 
 grpc::Status RuntimeServiceImpl::ContainerStats(grpc::ServerContext*, const ::runtime::v1::ContainerStatsRequest* request,
                                                 ::runtime::v1::ContainerStatsResponse* response) {
-  return rpc("ContainerStats", [&] {
+  return rpc("ContainerStats", *request, [&] {
     fill_container_stats(require_runtime(ctx_.runtime).container_stats(request->container_id()),
                          response->mutable_stats());
   });
@@ -60,7 +60,7 @@ grpc::Status RuntimeServiceImpl::ContainerStats(grpc::ServerContext*, const ::ru
 grpc::Status RuntimeServiceImpl::ListContainerStats(grpc::ServerContext*,
                                                     const ::runtime::v1::ListContainerStatsRequest* request,
                                                     ::runtime::v1::ListContainerStatsResponse* response) {
-  return rpc("ListContainerStats", [&] {
+  return rpc("ListContainerStats", *request, [&] {
     runtime::ContainerFilter filter;
     filter.id = request->filter().id();
     filter.sandbox_id = request->filter().pod_sandbox_id();
@@ -73,7 +73,7 @@ grpc::Status RuntimeServiceImpl::ListContainerStats(grpc::ServerContext*,
 
 grpc::Status RuntimeServiceImpl::PodSandboxStats(grpc::ServerContext*, const ::runtime::v1::PodSandboxStatsRequest* request,
                                                  ::runtime::v1::PodSandboxStatsResponse* response) {
-  return rpc("PodSandboxStats", [&] {
+  return rpc("PodSandboxStats", *request, [&] {
     fill_sandbox_stats(require_runtime(ctx_.runtime).sandbox_stats(request->pod_sandbox_id()),
                        response->mutable_stats());
   });
@@ -82,7 +82,7 @@ grpc::Status RuntimeServiceImpl::PodSandboxStats(grpc::ServerContext*, const ::r
 grpc::Status RuntimeServiceImpl::ListPodSandboxStats(grpc::ServerContext*,
                                                      const ::runtime::v1::ListPodSandboxStatsRequest* request,
                                                      ::runtime::v1::ListPodSandboxStatsResponse* response) {
-  return rpc("ListPodSandboxStats", [&] {
+  return rpc("ListPodSandboxStats", *request, [&] {
     runtime::SandboxFilter filter;
     filter.id = request->filter().id();
     for (const auto& [k, v] : request->filter().label_selector()) filter.label_selector[k] = v;

@@ -8,7 +8,7 @@ namespace crisp::cri {
 
 grpc::Status RuntimeServiceImpl::ContainerStatus(grpc::ServerContext*, const ::runtime::v1::ContainerStatusRequest* request,
                                                  ::runtime::v1::ContainerStatusResponse* response) {
-  return rpc("ContainerStatus", [&] {
+  return rpc("ContainerStatus", *request, [&] {
     auto info = require_runtime(ctx_.runtime).container_status(request->container_id());
     fill_container_status(info, response->mutable_status());
     if (request->verbose()) (*response->mutable_info())["info"] = container_verbose_info(info);

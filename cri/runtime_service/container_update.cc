@@ -11,7 +11,7 @@ namespace crisp::cri {
 grpc::Status RuntimeServiceImpl::UpdateContainerResources(grpc::ServerContext*,
                                                           const ::runtime::v1::UpdateContainerResourcesRequest* request,
                                                           ::runtime::v1::UpdateContainerResourcesResponse*) {
-  return rpc("UpdateContainerResources", [&] {
+  return rpc("UpdateContainerResources", *request, [&] {
     if (!request->has_linux()) {
       throw Error(ErrorKind::kInvalidArgument, "UpdateContainerResources: no linux resources given");
     }
@@ -24,7 +24,7 @@ grpc::Status RuntimeServiceImpl::UpdateContainerResources(grpc::ServerContext*,
 grpc::Status RuntimeServiceImpl::UpdatePodSandboxResources(grpc::ServerContext*,
                                                            const ::runtime::v1::UpdatePodSandboxResourcesRequest* request,
                                                            ::runtime::v1::UpdatePodSandboxResourcesResponse*) {
-  return rpc("UpdatePodSandboxResources", [&] {
+  return rpc("UpdatePodSandboxResources", *request, [&] {
     cgroups::CgroupResources resources;
     if (request->has_resources()) resources = cgroup_resources_from_cri(request->resources());
     require_runtime(ctx_.runtime).update_sandbox_resources(request->pod_sandbox_id(), resources);

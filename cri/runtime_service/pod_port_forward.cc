@@ -12,7 +12,7 @@ namespace crisp::cri {
 
 grpc::Status RuntimeServiceImpl::PortForward(grpc::ServerContext*, const ::runtime::v1::PortForwardRequest* request,
                                              ::runtime::v1::PortForwardResponse* response) {
-  return rpc("PortForward", [&] {
+  return rpc("PortForward", *request, [&] {
     auto sandbox = require_runtime(ctx_.runtime).sandbox_status(request->pod_sandbox_id());
     if (sandbox.state != runtime::SandboxState::kReady) {
       throw Error(ErrorKind::kFailedPrecondition, "sandbox " + sandbox.id + " is not ready");

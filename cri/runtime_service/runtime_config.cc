@@ -17,7 +17,7 @@ grpc::Status RuntimeServiceImpl::RuntimeConfig(grpc::ServerContext*, const ::run
 grpc::Status RuntimeServiceImpl::UpdateRuntimeConfig(grpc::ServerContext*,
                                                      const ::runtime::v1::UpdateRuntimeConfigRequest* request,
                                                      ::runtime::v1::UpdateRuntimeConfigResponse*) {
-  return rpc("UpdateRuntimeConfig", [&] {
+  return rpc("UpdateRuntimeConfig", *request, [&] {
     const std::string& cidr = request->runtime_config().network_config().pod_cidr();
     if (cidr.empty()) return;
     {

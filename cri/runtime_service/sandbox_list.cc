@@ -8,7 +8,7 @@ namespace crisp::cri {
 
 grpc::Status RuntimeServiceImpl::ListPodSandbox(grpc::ServerContext*, const ::runtime::v1::ListPodSandboxRequest* request,
                                                 ::runtime::v1::ListPodSandboxResponse* response) {
-  return rpc("ListPodSandbox", [&] {
+  return rpc("ListPodSandbox", *request, [&] {
     auto& runtime = require_runtime(ctx_.runtime);
     for (const auto& info : runtime.list_sandboxes(sandbox_filter_from_cri(request->filter()))) {
       fill_pod_sandbox(info, response->add_items());
@@ -20,7 +20,7 @@ grpc::Status RuntimeServiceImpl::ListPodSandbox(grpc::ServerContext*, const ::ru
 grpc::Status RuntimeServiceImpl::StreamPodSandboxes(grpc::ServerContext*, const ::runtime::v1::StreamPodSandboxesRequest* request,
                                                     grpc::ServerWriter<::runtime::v1::StreamPodSandboxesResponse>* writer) {
   constexpr int kPage = 1000;
-  return rpc("StreamPodSandboxes", [&] {
+  return rpc("StreamPodSandboxes", *request, [&] {
     auto& runtime = require_runtime(ctx_.runtime);
     ::runtime::v1::StreamPodSandboxesResponse page;
     for (const auto& info : runtime.list_sandboxes(sandbox_filter_from_cri(request->filter()))) {

@@ -10,7 +10,7 @@ namespace crisp::cri {
 
 grpc::Status RuntimeServiceImpl::RemovePodSandbox(grpc::ServerContext*, const ::runtime::v1::RemovePodSandboxRequest* request,
                                                   ::runtime::v1::RemovePodSandboxResponse*) {
-  return rpc("RemovePodSandbox", [&] {
+  return rpc("RemovePodSandbox", *request, [&] {
     auto& runtime = require_runtime(ctx_.runtime);
     std::optional<runtime::SandboxInfo> info;
     try {

@@ -11,7 +11,7 @@ namespace crisp::cri {
 
 grpc::Status RuntimeServiceImpl::RunPodSandbox(grpc::ServerContext*, const ::runtime::v1::RunPodSandboxRequest* request,
                                                ::runtime::v1::RunPodSandboxResponse* response) {
-  return rpc("RunPodSandbox", [&] {
+  return rpc("RunPodSandbox", *request, [&] {
     auto& runtime = require_runtime(ctx_.runtime);
     auto config = sandbox_config_from_cri(request->config(), request->runtime_handler());
     std::string id = runtime.run_sandbox(config);

@@ -9,7 +9,7 @@ namespace crisp::cri {
 
 grpc::Status RuntimeServiceImpl::PodSandboxStatus(grpc::ServerContext*, const ::runtime::v1::PodSandboxStatusRequest* request,
                                                   ::runtime::v1::PodSandboxStatusResponse* response) {
-  return rpc("PodSandboxStatus", [&] {
+  return rpc("PodSandboxStatus", *request, [&] {
     auto& runtime = require_runtime(ctx_.runtime);
     auto info = runtime.sandbox_status(request->pod_sandbox_id());
     fill_pod_sandbox_status(info, response->mutable_status());

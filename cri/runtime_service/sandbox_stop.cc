@@ -10,7 +10,7 @@ namespace crisp::cri {
 
 grpc::Status RuntimeServiceImpl::StopPodSandbox(grpc::ServerContext*, const ::runtime::v1::StopPodSandboxRequest* request,
                                                 ::runtime::v1::StopPodSandboxResponse*) {
-  return rpc("StopPodSandbox", [&] {
+  return rpc("StopPodSandbox", *request, [&] {
     auto& runtime = require_runtime(ctx_.runtime);
     runtime::SandboxInfo info = runtime.sandbox_status(request->pod_sandbox_id());
     // The netns goes with stop_sandbox: no veth delete on this path (it costs tens of ms).

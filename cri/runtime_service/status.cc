@@ -21,7 +21,7 @@ void add_condition(::runtime::v1::RuntimeStatus* status, const std::string& type
 
 grpc::Status RuntimeServiceImpl::Status(grpc::ServerContext*, const ::runtime::v1::StatusRequest* request,
                                         ::runtime::v1::StatusResponse* response) {
-  return rpc("Status", [&] {
+  return rpc("Status", *request, [&] {
     auto* status = response->mutable_status();
     add_condition(status, "RuntimeReady", true, "", "");
     NetworkState net = network_state(ctx_);

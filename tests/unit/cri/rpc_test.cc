@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "cri/proto/cri_api.h"
+
 namespace crisp::cri {
 namespace {
 
@@ -29,6 +31,25 @@ TEST(RpcTest, UnimplementedNamesTheRpc) {
   grpc::Status s = unimplemented("Attach");
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED);
   EXPECT_NE(s.error_message().find("Attach"), std::string::npos);
+}
+
+TEST(RpcTest, RequestIdsBecomeLogFieldsForTheBody) {
+  ::runtime::v1::CreateContainerRequest create;
+  create.set_pod_sandbox_id("pod1");
+  create.mutable_config()->mutable_metadata()->set_name("web");
+  EXPECT_EQ(log_fields_of(create), (LogFields{{"pod_id", "pod1"}, {"container", "web"}}));
+
+  ::runtime::v1::RunPodSandboxRequest run;
+  run.mutable_config()->mutable_metadata()->set_name("nginx");
+  run.mutable_config()->mutable_metadata()->set_namespace_("default");
+  EXPECT_EQ(log_fields_of(run), (LogFields{{"pod", "default/nginx"}}));
+
+  ::runtime::v1::StopContainerRequest stop;
+  stop.set_container_id("c1");
+  LogFields seen;
+  EXPECT_TRUE(rpc("StopContainer", stop, [&] { seen = current_log_fields(); }).ok());
+  EXPECT_EQ(seen, (LogFields{{"container_id", "c1"}}));
+  EXPECT_TRUE(current_log_fields().empty());  // restored after the RPC
 }
 
 }  // namespace
