@@ -1,10 +1,14 @@
 // Containers: create (rootfs mount + bundle spec), start (crisp-monitor), stop, remove, exec, logs.
+#include <fcntl.h>
+#include <linux/magic.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <optional>
 #include <sstream>
@@ -13,6 +17,7 @@
 #include "runtime/base/cleanup.h"
 #include "runtime/base/error.h"
 #include "runtime/base/file_util.h"
+#include "runtime/base/unique_fd.h"
 #include "runtime/container_spec_builder.h"
 #include "runtime/exec_sync.h"
 #include "runtime/image_user.h"
@@ -56,6 +61,188 @@ void mount_rootfs(const RootfsMount& rootfs, const std::string& target) {
   }
   if ((flags & MS_BIND) && (flags & MS_RDONLY)) {
     ::mount(nullptr, target.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr);
+  }
+}
+
+std::string filesystem_name(const std::string& path) {
+  struct statfs st;
+  if (::statfs(path.c_str(), &st) != 0) return "unknown";
+  switch (static_cast<unsigned long>(st.f_type)) {
+    case EXT4_SUPER_MAGIC: return "ext4";
+    case TMPFS_MAGIC: return "tmpfs";
+    case XFS_SUPER_MAGIC: return "xfs";
+    case BTRFS_SUPER_MAGIC: return "btrfs";
+    case OVERLAYFS_SUPER_MAGIC: return "overlay";
+    default: {
+      char hex[32];
+      std::snprintf(hex, sizeof(hex), "0x%lx", static_cast<unsigned long>(st.f_type));
+      return hex;
+    }
+  }
+}
+
+// A detached clone of the mount at path, idmapped with the user namespace userns_fd (what a
+// container in that namespace sees as its ids). Throws kFailedPrecondition naming what the kernel
+// refused: a container must never run with wrong ownership.
+UniqueFd idmapped_clone(const std::string& path, int userns_fd, bool recursive, const std::string& what) {
+  UniqueFd tree(::open_tree(AT_FDCWD, path.c_str(),
+                            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0)));
+  if (!tree) {
+    throw_errno(ErrorKind::kFailedPrecondition, errno, "clone the mount of " + what + " " + path + " for idmapping");
+  }
+  struct mount_attr attr = {};
+  attr.attr_set = MOUNT_ATTR_IDMAP;
+  attr.userns_fd = static_cast<uint64_t>(userns_fd);
+  if (::mount_setattr(tree.get(), "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof(attr)) != 0) {
+    throw_errno(ErrorKind::kFailedPrecondition, errno,
+                "idmapped mount of " + what + " " + path + " (filesystem " + filesystem_name(path) +
+                    ") refused by the kernel; a pod with a user namespace (userns mode POD) needs idmapped mounts");
+  }
+  return tree;
+}
+
+// The kernel's messages about a failed fsconfig (the fs context's log), one line.
+std::string fs_context_log(int fs_fd) {
+  std::string text;
+  char buf[512];
+  for (int i = 0; i < 8; ++i) {
+    ssize_t n = ::read(fs_fd, buf, sizeof(buf) - 1);
+    if (n <= 0) break;
+    if (!text.empty()) text += "; ";
+    text.append(buf, static_cast<size_t>(n));
+  }
+  return text.empty() ? "" : " (kernel: " + text + ")";
+}
+
+// The rootfs of a container in a pod with its own user namespace: an overlay whose image layers
+// are idmapped clones (files owned by host root appear owned by the pod's root; they stay
+// untouched on disk), and whose upper dir is owned by the pod's root on the host, so that what the
+// container writes lands there with its host ids (as containerd 2's overlay snapshotter does).
+// Needs overlay layers given as descriptors (Linux 6.13+).
+void mount_rootfs_idmapped(const RootfsMount& rootfs, const std::string& target, const std::string& userns_path,
+                           uint32_t root_uid, uint32_t root_gid) {
+  UniqueFd userns(::open(userns_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!userns) throw_errno("open the pod's user namespace " + userns_path);
+  bool readonly = false;
+  uint64_t attrs = 0;
+  for (const auto& option : rootfs.options) {
+    if (option == "ro") readonly = true;
+    if (option == "nosuid") attrs |= MOUNT_ATTR_NOSUID;
+    if (option == "nodev") attrs |= MOUNT_ATTR_NODEV;
+    if (option == "noexec") attrs |= MOUNT_ATTR_NOEXEC;
+  }
+  if (rootfs.type == "bind") {
+    UniqueFd tree = idmapped_clone(rootfs.source, userns.get(), true, "rootfs");
+    if (::move_mount(tree.get(), "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+      throw_errno("mount the idmapped container rootfs at " + target);
+    }
+    if (readonly) ::mount(nullptr, target.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr);
+    return;
+  }
+  if (rootfs.type != "overlay") {
+    throw Error(ErrorKind::kFailedPrecondition,
+                "a rootfs of type " + rootfs.type + " cannot be idmapped for a pod with a user namespace");
+  }
+  UniqueFd fs(::fsopen("overlay", FSOPEN_CLOEXEC));
+  if (!fs) throw_errno(ErrorKind::kFailedPrecondition, errno, "fsopen overlay (new mount API) for the idmapped rootfs");
+  std::vector<UniqueFd> layers;
+  for (const auto& option : rootfs.options) {
+    auto eq = option.find('=');
+    if (eq == std::string::npos) {
+      if (option.empty() || option == "ro" || option == "rw" || option == "nosuid" || option == "nodev" ||
+          option == "noexec") {
+        continue;
+      }
+      if (::fsconfig(fs.get(), FSCONFIG_SET_FLAG, option.c_str(), nullptr, 0) != 0) {
+        throw_errno(ErrorKind::kInvalidArgument, errno, "overlay option " + option + fs_context_log(fs.get()));
+      }
+      continue;
+    }
+    std::string key = option.substr(0, eq), value = option.substr(eq + 1);
+    if (key == "lowerdir") {
+      size_t start = 0;
+      while (start <= value.size()) {
+        size_t colon = value.find(':', start);
+        std::string dir = value.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+        UniqueFd layer = idmapped_clone(dir, userns.get(), false, "image layer");
+        if (::fsconfig(fs.get(), FSCONFIG_SET_FD, "lowerdir+", nullptr, layer.get()) != 0) {
+          throw_errno(ErrorKind::kFailedPrecondition, errno,
+                      "overlay refused the idmapped image layer " + dir + " as a descriptor (Linux 6.13+ needed)" +
+                          fs_context_log(fs.get()));
+        }
+        layers.push_back(std::move(layer));
+        if (colon == std::string::npos) break;
+        start = colon + 1;
+      }
+      continue;
+    }
+    if (key == "upperdir" && ::lchown(value.c_str(), root_uid, root_gid) != 0) {
+      throw_errno("give the container's upper dir " + value + " to the pod's root");
+    }
+    if (::fsconfig(fs.get(), FSCONFIG_SET_STRING, key.c_str(), value.c_str(), 0) != 0) {
+      throw_errno(ErrorKind::kInvalidArgument, errno, "overlay option " + option + fs_context_log(fs.get()));
+    }
+  }
+  if (::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) {
+    throw_errno(ErrorKind::kFailedPrecondition, errno,
+                "create an overlay over idmapped image layers" + fs_context_log(fs.get()));
+  }
+  UniqueFd mnt(::fsmount(fs.get(), FSMOUNT_CLOEXEC, static_cast<unsigned>(attrs | (readonly ? MOUNT_ATTR_RDONLY : 0))));
+  if (!mnt) throw_errno("fsmount the idmapped container rootfs");
+  if (::move_mount(mnt.get(), "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+    throw_errno("mount the idmapped container rootfs at " + target);
+  }
+}
+
+// The mounts the monitor will idmap: tried here once, so that CreateContainer (not the start)
+// fails with what the kernel refuses.
+void check_idmapped_mounts(const monitor::BundleSpec& spec, const std::string& userns_path) {
+  UniqueFd userns(::open(userns_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!userns) throw_errno("open the pod's user namespace " + userns_path);
+  for (const auto& m : spec.mounts) {
+    bool idmap = false, recursive = false;
+    for (const auto& o : m.options) {
+      idmap |= o == "idmap";
+      recursive |= o == "rbind";
+    }
+    if (idmap) idmapped_clone(m.source, userns.get(), recursive, "mount " + m.destination + " from");
+  }
+}
+
+// The container's user namespace must be the pod's (CRI: containers of a pod share it).
+void check_container_user_namespace(const ContainerConfig& config, const std::optional<UserNamespaceConfig>& pod_userns,
+                                    const std::string& sandbox_id) {
+  if (config.userns) {
+    const UserNamespaceConfig& want = *config.userns;
+    if (want.mode == NamespaceMode::kPod) {
+      if (!pod_userns) {
+        throw Error(ErrorKind::kInvalidArgument, "container asks for the pod's user namespace (userns mode POD), but pod " +
+                                                     sandbox_id + " was created without one (mode NODE)");
+      }
+      if (want.uids != pod_userns->uids || want.gids != pod_userns->gids) {
+        throw Error(ErrorKind::kInvalidArgument, "container's user namespace mappings (uids " + id_map_text(want.uids) +
+                                                     ", gids " + id_map_text(want.gids) + ") differ from pod " +
+                                                     sandbox_id + "'s (uids " + id_map_text(pod_userns->uids) +
+                                                     ", gids " + id_map_text(pod_userns->gids) + ")");
+      }
+    } else if (want.mode == NamespaceMode::kNode) {
+      if (pod_userns) {
+        throw Error(ErrorKind::kInvalidArgument, "container asks for the host's user namespace (userns mode NODE), but pod " +
+                                                     sandbox_id + " has one of its own, which its containers share");
+      }
+    } else {
+      throw Error(ErrorKind::kInvalidArgument, "user namespace mode must be POD or NODE");
+    }
+  }
+  for (const auto& m : config.mount_idmappings) {
+    if (!pod_userns) {
+      throw Error(ErrorKind::kInvalidArgument, "mount " + m.container_path +
+                                                   " asks for uid/gid mappings, but the pod has no user namespace");
+    }
+    if (m.uids != pod_userns->uids || m.gids != pod_userns->gids) {
+      throw Error(ErrorKind::kInvalidArgument, "mount " + m.container_path +
+                                                   ": uid/gid mappings other than the pod's user namespace's are not supported");
+    }
   }
 }
 
@@ -114,6 +301,13 @@ std::string Runtime::Impl::create_container(const std::string& sandbox_id, const
   if (config.run_as_group && !config.run_as_user && config.run_as_username.empty()) {
     throw Error(ErrorKind::kInvalidArgument, "run_as_group is set without run_as_user or run_as_username");
   }
+  std::string pod_dir = sandbox_dir(pod.info.id);
+  // The record's config has the mappings; after a restart of crispd the sandbox dir keeps them.
+  std::optional<UserNamespaceConfig> pod_userns =
+      pod.info.config.userns.mode == NamespaceMode::kPod ? std::optional(pod.info.config.userns)
+                                                         : load_pod_user_namespace(pod_dir);
+  check_container_user_namespace(config, pod_userns, pod.info.id);
+  const std::string userns_path = pod_userns ? pod_dir + "/ns/user" : "";
   std::string name_key = container_name_key(pod.info.id, config);
   {
     std::lock_guard lock(mu_);
@@ -149,7 +343,15 @@ std::string Runtime::Impl::create_container(const std::string& sandbox_id, const
   });
   RootfsMount rootfs = prepare_rootfs(id);
   make_dirs(rootfs_dir, 0711);
-  mount_rootfs(rootfs, rootfs_dir);
+  if (pod_userns) {
+    // The bundle dir must let the pod's root step from the rootfs back into it (the monitor's
+    // container init, see container_init.cc).
+    ::chmod(r.bundle_dir.c_str(), 0711);
+    mount_rootfs_idmapped(rootfs, rootfs_dir, userns_path, *host_id_of(pod_userns->uids, 0),
+                          *host_id_of(pod_userns->gids, 0));
+  } else {
+    mount_rootfs(rootfs, rootfs_dir);
+  }
 
   UserRequest user_request{config.run_as_user, config.run_as_username, config.run_as_group,
                            config.supplemental_groups, image.user};
@@ -160,7 +362,7 @@ std::string Runtime::Impl::create_container(const std::string& sandbox_id, const
   inputs.config = config;
   inputs.image = image;
   inputs.user = user;
-  std::string pod_dir = sandbox_dir(pod.info.id);
+  inputs.userns_path = userns_path;
   bool own_ipc = pod.info.config.ipc != NamespaceMode::kNode;
   bool own_net = pod.info.config.network != NamespaceMode::kNode;
   inputs.pod_namespaces.net = own_net ? pod_dir + "/ns/net" : "";
@@ -186,6 +388,7 @@ std::string Runtime::Impl::create_container(const std::string& sandbox_id, const
   inputs.log_path = r.info.log_path;
   inputs.log_max_line = options_.max_log_line;
   monitor::BundleSpec spec = build_bundle_spec(inputs);
+  if (pod_userns) check_idmapped_mounts(spec, userns_path);
   for (const auto& option : rootfs.options) {
     if (option.rfind("upperdir=", 0) == 0) r.writable_layer = option.substr(9);
   }
@@ -302,6 +505,7 @@ void Runtime::Impl::start_container(const std::string& id) {
     r.info.state = ContainerState::kRunning;
     r.info.started_at_ns = now_ns();
     store_.save(r, Durability::kNoSync);
+    register_container_cgroup(r);  // systemd driver: the container's scope unit (container_limits.cc)
     publish(EventType::kContainerStarted, cid, sandbox_id);
     watch_monitor(*entry);
     exited = r.info.state == ContainerState::kExited;

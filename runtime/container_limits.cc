@@ -2,6 +2,7 @@
 // a container's process (runtime/security: capabilities, no_new_privs, seccomp, masked paths,
 // privileged), device rules, OOM, stats and live resource updates.
 #include <fcntl.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include "runtime/cgroups/cgroupfs_paths.h"
 #include "runtime/cgroups/device_rules.h"
 #include "runtime/disk_usage.h"
+#include "runtime/network_stats.h"
 #include "runtime/process_util.h"
 #include "runtime/runtime_impl.h"
 #include "runtime/security/container_security.h"
@@ -126,6 +128,19 @@ void Runtime::Impl::apply_container_limits(const SandboxRecord& pod, ContainerRe
   spec.cgroup_procs = cgroups_->procs_files(request.path);
 }
 
+void Runtime::Impl::register_container_cgroup(const ContainerRecord& record) {
+  if (!cgroups_ || record.info.cgroup_path.empty() || record.info.pid <= 0) return;
+  try {
+    cgroups_->register_processes(
+        cgroups::CgroupRequest{record.info.cgroup_path, record.info.config.resources, {record.info.pid}});
+  } catch (const std::exception& e) {
+    // The container runs with its limits (the cgroupfs files are set); only systemd's view of it
+    // is missing (e.g. the process exited before the unit was made).
+    std::fprintf(stderr, "crisp runtime: container %s: register cgroup %s: %s\n", record.info.id.c_str(),
+                 record.info.cgroup_path.c_str(), e.what());
+  }
+}
+
 void Runtime::Impl::remove_container_cgroup(const ContainerRecord& record) {
   cpu_rates_.forget(record.info.id);
   if (!cgroups_ || record.info.cgroup_path.empty()) return;
@@ -154,6 +169,12 @@ ResourceStats Runtime::Impl::resource_stats(const std::string& key, const std::s
     s.writable_layer_path = writable_layer;
     s.writable_layer_bytes = usage.bytes;
     s.writable_layer_inodes = usage.inodes;
+    struct statvfs fs;
+    if (::statvfs(writable_layer.c_str(), &fs) == 0) {
+      s.writable_layer_fs_capacity_bytes = static_cast<uint64_t>(fs.f_blocks) * fs.f_frsize;
+      s.writable_layer_fs_inodes_total = fs.f_files;
+      s.writable_layer_fs_inodes_free = fs.f_ffree;
+    }
   }
   return s;
 }
@@ -220,7 +241,11 @@ ContainerStats Runtime::Impl::container_stats(const std::string& id) {
     out.info = entry->record.info;
     layer = entry->record.writable_layer;
   }
-  out.stats = resource_stats(out.info.id, out.info.cgroup_path, layer);
+  // Only a running container's cgroup counters are its usage: a created one has not run yet and
+  // an exited one's counters are history (containerd reports neither; crictl stats tells running
+  // containers apart by non-zero cpu/memory).
+  bool running = out.info.state == ContainerState::kRunning;
+  out.stats = resource_stats(out.info.id, running ? out.info.cgroup_path : "", layer);
   return out;
 }
 
@@ -232,6 +257,14 @@ SandboxStats Runtime::Impl::sandbox_stats(const std::string& id) {
     out.info = entry->record.info;
   }
   out.stats = resource_stats(out.info.id, out.info.cgroup_path, "");
+  // Network NODE pods have no namespace of their own: no network stats (as containerd).
+  if (!out.info.netns_path.empty() && out.info.state == SandboxState::kReady) {
+    try {
+      out.stats.network = read_netns_interface_stats(out.info.netns_path);
+    } catch (const Error& e) {
+      std::fprintf(stderr, "crisp runtime: pod %s: network stats: %s\n", out.info.id.c_str(), e.what());
+    }
+  }
   for (const auto& c : containers_of(out.info.id)) {
     std::string cid;
     {
@@ -261,10 +294,11 @@ void Runtime::update_sandbox_resources(const std::string& id, const cgroups::Cgr
 
 ContainerStats Runtime::container_stats(const std::string& id) { return impl_->container_stats(id); }
 
+// Every container the filter matches, as containerd: not running ones with their writable layer
+// only (crictl stats -a lists them).
 std::vector<ContainerStats> Runtime::list_container_stats(const ContainerFilter& filter) {
   std::vector<ContainerStats> out;
   for (const auto& info : list_containers(filter)) {
-    if (info.state != ContainerState::kRunning) continue;
     try {
       out.push_back(impl_->container_stats(info.id));
     } catch (const Error& e) {

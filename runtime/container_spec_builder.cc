@@ -87,7 +87,8 @@ std::vector<std::string> merge_env(const std::vector<std::string>& image_env,
   return out;
 }
 
-std::vector<monitor::MountSpec> build_mounts(const ContainerConfig& config, const PodFilePaths& pod_files) {
+std::vector<monitor::MountSpec> build_mounts(const ContainerConfig& config, const PodFilePaths& pod_files,
+                                             bool in_user_namespace) {
   std::vector<monitor::MountSpec> defaults = {
       {"/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}, ""},
       {"/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}, ""},
@@ -103,6 +104,21 @@ std::vector<monitor::MountSpec> build_mounts(const ContainerConfig& config, cons
   };
   if (config.readonly_rootfs) {
     for (auto& m : pod) m.options.push_back("ro");
+  }
+  if (in_user_namespace) {
+    // Host-root-owned files of the pod appear owned by the pod's root, as without a user namespace.
+    for (auto& m : pod) m.options.push_back("idmap");
+    for (auto& m : defaults) {
+      if (m.destination == "/dev/shm") m.options.push_back("idmap");
+    }
+  }
+  auto idmapped = [&](const std::string& container_path) {
+    return std::any_of(config.mount_idmappings.begin(), config.mount_idmappings.end(),
+                       [&](const MountIdMappings& m) { return clean_path(m.container_path) == clean_path(container_path); });
+  };
+  if (!in_user_namespace && !config.mount_idmappings.empty()) {
+    throw Error(ErrorKind::kInvalidArgument, "mount " + config.mount_idmappings[0].container_path +
+                                                 " asks for uid/gid mappings, but the pod has no user namespace");
   }
 
   std::vector<monitor::MountSpec> cri;
@@ -124,6 +140,7 @@ std::vector<monitor::MountSpec> build_mounts(const ContainerConfig& config, cons
       case MountPropagation::kBidirectional: spec.options.push_back("rshared"); break;
     }
     spec.options.push_back(m.recursive_readonly ? "rro" : m.readonly ? "ro" : "rw");
+    if (idmapped(m.container_path)) spec.options.push_back("idmap");
     cri.push_back(std::move(spec));
   }
   std::stable_sort(cri.begin(), cri.end(), [](const auto& a, const auto& b) {
@@ -202,7 +219,8 @@ monitor::BundleSpec build_bundle_spec(const SpecInputs& in) {
     case NamespaceMode::kContainer: spec.pid = {monitor::NamespaceMode::kNew, ""}; break;
   }
   spec.cgroup = {monitor::NamespaceMode::kHost, ""};  // issue 5: new cgroup namespace on v2
-  spec.mounts = build_mounts(in.config, in.pod_files);
+  spec.mounts = build_mounts(in.config, in.pod_files, !in.userns_path.empty());
+  if (!in.userns_path.empty()) spec.user = {monitor::NamespaceMode::kJoin, in.userns_path};
   // A bidirectional mount only propagates back to the host if the container's mount namespace
   // stays a peer of the host's (as containerd does: rootfs propagation rshared).
   for (const auto& m : in.config.mounts)

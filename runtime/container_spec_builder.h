@@ -29,6 +29,9 @@ struct SpecInputs {
   std::string rootfs;    // mounted rootfs
   std::string log_path;  // absolute or empty
   uint32_t log_max_line = monitor::kDefaultLogMaxLine;
+  // The pod's pinned user namespace (userns mode POD), empty = the host's. With it the pod files
+  // and /dev/shm are idmapped, and so are the mounts in config.mount_idmappings.
+  std::string userns_path;
 };
 
 // The 14 capabilities containerd and Docker grant by default, as a mask (bit n = capability n).
@@ -46,7 +49,10 @@ std::vector<std::string> merge_env(const std::vector<std::string>& image_env,
 
 // Default mounts + pod files + CRI mounts (a CRI mount replaces a default at the same
 // destination; CRI mounts sorted parents first). Throws kInvalidArgument for a relative path.
-std::vector<monitor::MountSpec> build_mounts(const ContainerConfig& config, const PodFilePaths& pod_files);
+// in_user_namespace: the pod files and /dev/shm get the "idmap" option, and so do the CRI mounts
+// named in config.mount_idmappings (which without it are kInvalidArgument).
+std::vector<monitor::MountSpec> build_mounts(const ContainerConfig& config, const PodFilePaths& pod_files,
+                                             bool in_user_namespace = false);
 
 // Signal number of an image StopSignal ("SIGUSR1", "USR1", "10"); SIGTERM when empty.
 // Throws kInvalidArgument for an unknown name.

@@ -12,7 +12,8 @@
 //   runtime.start_container(ctr);
 //
 // On disk: <root_dir>/sandboxes/<id>.json and <root_dir>/containers/<id>.json (records, written
-// atomically); <state_dir>/sandboxes/<id>/ (ns/{net,ipc,uts}, hostname, hosts, resolv.conf, shm/)
+// atomically); <state_dir>/sandboxes/<id>/ (ns/{net,ipc,uts[,user]}, hostname, hosts, resolv.conf,
+// shm/, userns = the pod's uid/gid mappings with userns mode POD)
 // and <state_dir>/containers/<id>/ (the monitor's bundle: spec, rootfs/, pid, exit, control.sock).
 #include <chrono>
 #include <functional>
@@ -89,10 +90,16 @@ class Runtime {
   void update_container_resources(const std::string& id, const cgroups::CgroupResources& resources,
                                   std::optional<int> oom_score_adj);
   void update_sandbox_resources(const std::string& id, const cgroups::CgroupResources& resources);
+  // Containers that are not running get their writable layer only (zero cgroup stats); the list
+  // holds every container the filter matches, as containerd's. Sandbox stats: the pod cgroup, its
+  // running containers and, for pods with a netns of their own, its interfaces (stats.network).
   ContainerStats container_stats(const std::string& id);
   std::vector<ContainerStats> list_container_stats(const ContainerFilter& filter = {});
   SandboxStats sandbox_stats(const std::string& id);
   std::vector<SandboxStats> list_sandbox_stats(const SandboxFilter& filter = {});
+  // CRI userns mode POD: probed once (can a user namespace be made and a tmpfs idmapped with it?).
+  bool user_namespaces_supported() const;
+
   // "cgroupfs", "systemd" or "none", and "v1"/"v2".
   std::string cgroup_driver_name() const;
   std::string cgroup_version_name() const;

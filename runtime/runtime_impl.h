@@ -93,6 +93,9 @@ class Runtime::Impl {
   // record.info.cgroup_path before it is made, so a crash rolls it back); spec.cgroup_procs set.
   void apply_container_limits(const SandboxRecord& pod, ContainerRecord& record, monitor::BundleSpec& spec);
   void remove_container_cgroup(const ContainerRecord& record);
+  // Once the container's init runs (record.info.pid set): hands its cgroup to the cgroup manager
+  // (systemd: the transient scope with that pid). Logs failures, never throws.
+  void register_container_cgroup(const ContainerRecord& record);
   // "OOMKilled" when the kernel OOM-killed a task of the container's cgroup, else "".
   std::string oom_reason(const ContainerRecord& record) const;
   ResourceStats resource_stats(const std::string& key, const std::string& cgroup_path,

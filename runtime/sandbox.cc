@@ -31,6 +31,16 @@ std::string Runtime::Impl::run_sandbox(const SandboxConfig& config) {
   if (config.pid == NamespaceMode::kTarget) {
     throw Error(ErrorKind::kInvalidArgument, "pid namespace mode TARGET is not valid for a pod sandbox");
   }
+  validate_user_namespace(config.userns);
+  const bool own_userns = config.userns.mode == NamespaceMode::kPod;
+  if (own_userns && (config.network == NamespaceMode::kNode || config.ipc == NamespaceMode::kNode ||
+                     config.pid == NamespaceMode::kNode)) {
+    // As the kubelet (hostUsers: false excludes hostNetwork/hostIPC/hostPID): the host's namespaces
+    // are not owned by the pod's user namespace, so its root could not use them.
+    throw Error(ErrorKind::kInvalidArgument,
+                "a pod with a user namespace of its own (userns mode POD) cannot use the host's network, "
+                "ipc or pid namespace");
+  }
   std::string id = random_hex(32);
   std::string name_key = sandbox_name_key(config);
   {
@@ -66,11 +76,13 @@ std::string Runtime::Impl::run_sandbox(const SandboxConfig& config) {
   // Like containerd: a pod that names no hostname gets the node's.
   ns.hostname = config.hostname.empty() ? host_hostname() : config.hostname;
   ns.sysctls = config.sysctls;
+  ns.userns = own_userns ? &config.userns : nullptr;
   create_pod_namespaces(ns);
+  if (own_userns) save_pod_user_namespace(dir, config.userns);
   write_pod_files(dir, own_uts ? ns.hostname : host_hostname(), config.dns);
   if (own_ipc) mount_pod_shm(dir);
   if (config.pid == NamespaceMode::kPod) {
-    PodInit init = start_pod_init(options_.monitor_path, dir);
+    PodInit init = start_pod_init(options_.monitor_path, dir, own_userns ? dir + "/ns/user" : "");
     record.info.pod_init_pid = init.pid;
     record.pod_init_start_time = init.start_time;
     // Until the record exists, this file is how recovery finds (and kills) a pod-init of a
@@ -103,7 +115,7 @@ void Runtime::Impl::teardown_sandbox_resources(const SandboxRecord& record) {
       stop_pod_init(leftover);
     }
   }
-  for (const char* kind : {"net", "ipc", "uts"}) unpin_namespace(dir + "/ns/" + kind);
+  for (const char* kind : {"net", "ipc", "uts", "user"}) unpin_namespace(dir + "/ns/" + kind);
   unmount_pod_shm(dir);
   if (::access(dir.c_str(), F_OK) == 0) remove_tree(dir);
   remove_sandbox_cgroup(record.info);
@@ -161,5 +173,7 @@ void Runtime::Impl::remove_sandbox(const std::string& id) {
   }
   publish(EventType::kContainerDeleted, sandbox_id, sandbox_id);
 }
+
+bool Runtime::user_namespaces_supported() const { return runtime::user_namespaces_supported(); }
 
 }  // namespace crisp::runtime

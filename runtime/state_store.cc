@@ -172,6 +172,30 @@ void remove_file(const std::string& path) {
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) throw_errno("remove " + path);
 }
 
+json id_mappings_to_json(const std::vector<IdMapping>& mappings) {
+  json out = json::array();
+  for (const auto& m : mappings) out.push_back({m.container_id, m.host_id, m.length});
+  return out;
+}
+
+std::vector<IdMapping> id_mappings_from_json(const json& j) {
+  std::vector<IdMapping> out;
+  for (const auto& m : j) out.push_back({m.at(0).get<uint32_t>(), m.at(1).get<uint32_t>(), m.at(2).get<uint32_t>()});
+  return out;
+}
+
+json userns_to_json(const UserNamespaceConfig& u) {
+  return {{"mode", mode_name(u.mode)}, {"uids", id_mappings_to_json(u.uids)}, {"gids", id_mappings_to_json(u.gids)}};
+}
+
+UserNamespaceConfig userns_from_json(const json& j) {
+  UserNamespaceConfig u;
+  u.mode = mode_from(get_or(j, "mode", std::string("node")));
+  if (auto it = j.find("uids"); it != j.end()) u.uids = id_mappings_from_json(*it);
+  if (auto it = j.find("gids"); it != j.end()) u.gids = id_mappings_from_json(*it);
+  return u;
+}
+
 }  // namespace
 
 std::string sandbox_record_to_json(const SandboxRecord& record) {
@@ -202,6 +226,7 @@ std::string sandbox_record_to_json(const SandboxRecord& record) {
         {"network", mode_name(c.network)},
         {"pid", mode_name(c.pid)},
         {"ipc", mode_name(c.ipc)},
+        {"userns", userns_to_json(c.userns)},
         {"sysctls", c.sysctls},
         {"cgroup_parent", c.cgroup_parent},
         {"privileged", c.privileged}}},
@@ -241,6 +266,7 @@ SandboxRecord sandbox_record_from_json(const std::string& text) {
   config.network = mode_from(get_or(c, "network", std::string("pod")));
   config.pid = mode_from(get_or(c, "pid", std::string("container")));
   config.ipc = mode_from(get_or(c, "ipc", std::string("pod")));
+  if (auto u = c.find("userns"); u != c.end()) config.userns = userns_from_json(*u);
   config.sysctls = get_or(c, "sysctls", StringMap{});
   config.cgroup_parent = get_or(c, "cgroup_parent", std::string());
   config.privileged = get_or(c, "privileged", false);

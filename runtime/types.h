@@ -21,6 +21,24 @@ using StringMap = std::map<std::string, std::string>;
 // TARGET = another container's (pid only).
 enum class NamespaceMode { kPod, kContainer, kNode, kTarget };
 
+// CRI IDMapping: container ids [container_id, container_id + length) are host ids
+// [host_id, host_id + length).
+struct IdMapping {
+  uint32_t container_id = 0;
+  uint32_t host_id = 0;
+  uint32_t length = 0;
+  bool operator==(const IdMapping&) const = default;
+};
+
+// CRI UserNamespace. kNode: the host's user namespace (no mappings). kPod: the pod gets a user
+// namespace of its own with exactly these mappings (sandbox_namespaces.h validates them).
+struct UserNamespaceConfig {
+  NamespaceMode mode = NamespaceMode::kNode;
+  std::vector<IdMapping> uids;
+  std::vector<IdMapping> gids;
+  bool operator==(const UserNamespaceConfig&) const = default;
+};
+
 struct DnsConfig {
   std::vector<std::string> servers;
   std::vector<std::string> searches;
@@ -47,6 +65,8 @@ struct SandboxConfig {
   std::string cgroup_parent;  // the kubelet's pod cgroup (driver syntax); empty = crisp's own
   bool privileged = false;    // allows privileged containers
   cgroups::CgroupResources resources;  // LinuxPodSandboxConfig.resources, applied to a pod cgroup crisp owns
+  // namespace_options.userns_options. kPod needs network, ipc and pid namespaces of the pod's own.
+  UserNamespaceConfig userns;
 };
 
 enum class SandboxState { kReady, kNotReady };
@@ -79,6 +99,14 @@ struct Mount {
   bool readonly = false;
   MountPropagation propagation = MountPropagation::kPrivate;
   bool recursive_readonly = false;  // submounts read-only too (mount_setattr AT_RECURSIVE)
+};
+
+// CRI Mount.uidMappings/gidMappings of the mount at container_path: it is mounted idmapped with
+// the pod's user namespace (only mappings equal to the pod's are supported).
+struct MountIdMappings {
+  std::string container_path;
+  std::vector<IdMapping> uids;
+  std::vector<IdMapping> gids;
 };
 
 struct Device {
@@ -140,6 +168,10 @@ struct ContainerConfig {
   std::optional<int> oom_score_adj;
   NamespaceMode pid_namespace = NamespaceMode::kContainer;  // from the container's security context
   std::string pid_target_id;  // pid TARGET: the container whose pid namespace to join
+  // namespace_options.userns_options; nullopt = not given (the pod's). When given it must be the
+  // pod's: mode and mappings equal to the sandbox's (else kInvalidArgument).
+  std::optional<UserNamespaceConfig> userns;
+  std::vector<MountIdMappings> mount_idmappings;  // mounts that asked for idmapping
 };
 
 enum class ContainerState { kCreated, kRunning, kExited, kUnknown };
@@ -196,6 +228,19 @@ struct Event {
   int64_t created_at_ns = 0;
 };
 
+// Counters of one network interface (as /proc/net/dev has them).
+struct NetworkInterfaceStats {
+  std::string name;
+  uint64_t rx_bytes = 0;
+  uint64_t rx_packets = 0;
+  uint64_t rx_errors = 0;
+  uint64_t rx_dropped = 0;
+  uint64_t tx_bytes = 0;
+  uint64_t tx_packets = 0;
+  uint64_t tx_errors = 0;
+  uint64_t tx_dropped = 0;
+};
+
 // Resource usage of a container or pod at one moment.
 struct ResourceStats {
   int64_t timestamp_ns = 0;
@@ -204,6 +249,12 @@ struct ResourceStats {
   std::string writable_layer_path;         // containers: the overlay upper dir ("" if unknown)
   uint64_t writable_layer_bytes = 0;
   uint64_t writable_layer_inodes = 0;
+  // The filesystem holding the writable layer (statvfs; 0 when unknown).
+  uint64_t writable_layer_fs_capacity_bytes = 0;
+  uint64_t writable_layer_fs_inodes_total = 0;
+  uint64_t writable_layer_fs_inodes_free = 0;
+  // Pods with a network namespace of their own: its interfaces but lo (runtime/network_stats.h).
+  std::vector<NetworkInterfaceStats> network;
 };
 
 struct ContainerStats {

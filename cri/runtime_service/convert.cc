@@ -1,4 +1,6 @@
 #include "cri/runtime_service/convert.h"
+
+#include <algorithm>
 #include "cri/runtime_service/limits_convert.h"
 
 #include <nlohmann/json.hpp>
@@ -58,9 +60,39 @@ void fill_map(const runtime::StringMap& from, google::protobuf::Map<std::string,
   for (const auto& [k, v] : from) (*to)[k] = v;
 }
 
+std::vector<runtime::IdMapping> id_mappings_from_cri(const google::protobuf::RepeatedPtrField<v1::IDMapping>& from) {
+  std::vector<runtime::IdMapping> out;
+  for (const auto& m : from) out.push_back({m.container_id(), m.host_id(), m.length()});
+  return out;
+}
+
+void fill_id_mappings(const std::vector<runtime::IdMapping>& from, google::protobuf::RepeatedPtrField<v1::IDMapping>* to) {
+  for (const auto& m : from) {
+    auto* out = to->Add();
+    out->set_container_id(m.container_id);
+    out->set_host_id(m.host_id);
+    out->set_length(m.length);
+  }
+}
+
+// NamespaceOption.userns_options: absent = the host's (NODE). The runtime validates the mappings.
+runtime::UserNamespaceConfig userns_from_cri(const v1::UserNamespace& userns) {
+  runtime::UserNamespaceConfig c;
+  c.mode = mode_from_cri(userns.mode());
+  if (c.mode != runtime::NamespaceMode::kPod && c.mode != runtime::NamespaceMode::kNode) {
+    throw Error(ErrorKind::kInvalidArgument, "user namespace mode must be POD or NODE");
+  }
+  c.uids = id_mappings_from_cri(userns.uids());
+  c.gids = id_mappings_from_cri(userns.gids());
+  return c;
+}
+
 }  // namespace
 
 runtime::SandboxConfig sandbox_config_from_cri(const v1::PodSandboxConfig& config, const std::string& runtime_handler) {
+  if (std::find(kRuntimeHandlers.begin(), kRuntimeHandlers.end(), runtime_handler) == kRuntimeHandlers.end())
+    throw Error(ErrorKind::kInvalidArgument,
+                "unknown runtime handler \"" + runtime_handler + "\": crisp serves \"\" and \"crisp\"");
   runtime::SandboxConfig c;
   c.name = config.metadata().name();
   c.uid = config.metadata().uid();
@@ -91,9 +123,7 @@ runtime::SandboxConfig sandbox_config_from_cri(const v1::PodSandboxConfig& confi
   if (c.ipc == runtime::NamespaceMode::kContainer || c.ipc == runtime::NamespaceMode::kTarget) {
     throw Error(ErrorKind::kInvalidArgument, "ipc namespace mode must be POD or NODE");
   }
-  if (ns.has_userns_options() && ns.userns_options().mode() == v1::POD) {
-    throw Error(ErrorKind::kUnimplemented, "user namespaces (userns_options mode POD) are not supported yet");
-  }
+  if (ns.has_userns_options()) c.userns = userns_from_cri(ns.userns_options());
   return c;
 }
 
@@ -129,6 +159,10 @@ runtime::ContainerConfig container_config_from_cri(const v1::ContainerConfig& co
       case v1::PROPAGATION_BIDIRECTIONAL: mount.propagation = runtime::MountPropagation::kBidirectional; break;
       default: mount.propagation = runtime::MountPropagation::kPrivate; break;
     }
+    if (m.uidmappings_size() > 0 || m.gidmappings_size() > 0) {
+      c.mount_idmappings.push_back(
+          {m.container_path(), id_mappings_from_cri(m.uidmappings()), id_mappings_from_cri(m.gidmappings())});
+    }
     c.mounts.push_back(std::move(mount));
   }
   for (const auto& d : config.devices()) c.devices.push_back({d.container_path(), d.host_path(), d.permissions()});
@@ -152,6 +186,9 @@ runtime::ContainerConfig container_config_from_cri(const v1::ContainerConfig& co
   }
   c.pid_namespace = mode_from_cri(security.namespace_options().pid());
   c.pid_target_id = security.namespace_options().target_id();
+  if (security.namespace_options().has_userns_options()) {
+    c.userns = userns_from_cri(security.namespace_options().userns_options());
+  }
   return c;
 }
 
@@ -192,6 +229,10 @@ void fill_pod_sandbox_status(const runtime::SandboxInfo& info, v1::PodSandboxSta
   ns->set_network(mode_to_cri(c.network));
   ns->set_pid(mode_to_cri(c.pid));
   ns->set_ipc(mode_to_cri(c.ipc));
+  auto* userns = ns->mutable_userns_options();
+  userns->set_mode(mode_to_cri(c.userns.mode));
+  fill_id_mappings(c.userns.uids, userns->mutable_uids());
+  fill_id_mappings(c.userns.gids, userns->mutable_gids());
   fill_map(c.labels, out->mutable_labels());
   fill_map(c.annotations, out->mutable_annotations());
   out->set_runtime_handler(c.runtime_handler);

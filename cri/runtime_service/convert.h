@@ -1,6 +1,7 @@
 #pragma once
 // Translation between CRI runtime messages and crisp_runtime's plain structs (runtime/types.h).
 #include <string>
+#include <vector>
 
 #include "cri/proto/cri_api.h"
 #include "runtime/types.h"
@@ -11,6 +12,10 @@ class Runtime;
 
 namespace crisp::cri {
 
+// The runtime handlers crispd serves (RuntimeClass.handler): the default "" and "crisp", the same runtime.
+inline const std::vector<std::string> kRuntimeHandlers = {"", "crisp"};
+
+// Throws kInvalidArgument for a sandbox config crisp cannot honour (an unknown runtime handler, ...).
 runtime::SandboxConfig sandbox_config_from_cri(const ::runtime::v1::PodSandboxConfig& config,
                                                const std::string& runtime_handler);
 runtime::ContainerConfig container_config_from_cri(const ::runtime::v1::ContainerConfig& config);

@@ -157,4 +157,23 @@ void fill_memory_usage(const cgroups::CgroupStats& stats, int64_t timestamp_ns, 
   out->mutable_major_page_faults()->set_value(stats.memory_major_page_faults);
 }
 
+void fill_network_usage(const std::vector<runtime::NetworkInterfaceStats>& interfaces, int64_t timestamp_ns,
+                        ::runtime::v1::NetworkUsage* out) {
+  out->set_timestamp(timestamp_ns);
+  auto fill = [](const runtime::NetworkInterfaceStats& s, ::runtime::v1::NetworkInterfaceUsage* u) {
+    u->set_name(s.name);
+    u->mutable_rx_bytes()->set_value(s.rx_bytes);
+    u->mutable_rx_errors()->set_value(s.rx_errors);
+    u->mutable_tx_bytes()->set_value(s.tx_bytes);
+    u->mutable_tx_errors()->set_value(s.tx_errors);
+  };
+  const runtime::NetworkInterfaceStats* default_interface = nullptr;
+  for (const auto& s : interfaces) {
+    if (s.name == "eth0") default_interface = &s;
+    fill(s, out->add_interfaces());
+  }
+  if (!default_interface && !interfaces.empty()) default_interface = &interfaces.front();
+  if (default_interface) fill(*default_interface, out->mutable_default_interface());
+}
+
 }  // namespace crisp::cri

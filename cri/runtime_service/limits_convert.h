@@ -3,11 +3,13 @@
 // cgroups and security libraries' plain structs (runtime/cgroups, runtime/security).
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "cri/proto/cri_api.h"
 #include "runtime/cgroups/cgroup_driver.h"
 #include "runtime/cgroups/cgroup_resources.h"
 #include "runtime/security/container_security.h"
+#include "runtime/types.h"
 
 namespace crisp::cri {
 
@@ -28,5 +30,9 @@ security::ContainerSecurityConfig security_config_from_cri(const ::runtime::v1::
 void fill_cpu_usage(const cgroups::CgroupStats& stats, int64_t timestamp_ns, std::optional<uint64_t> nano_cores,
                     ::runtime::v1::CpuUsage* out);
 void fill_memory_usage(const cgroups::CgroupStats& stats, int64_t timestamp_ns, ::runtime::v1::MemoryUsage* out);
+// A pod's interfaces -> CRI NetworkUsage: all of them in interfaces, eth0 (else the first) as the
+// default interface (the one the kubelet reports as the pod's network).
+void fill_network_usage(const std::vector<runtime::NetworkInterfaceStats>& interfaces, int64_t timestamp_ns,
+                        ::runtime::v1::NetworkUsage* out);
 
 }  // namespace crisp::cri

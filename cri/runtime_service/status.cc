@@ -2,7 +2,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cri/rpc.h"
+#include "cri/runtime_service/convert.h"
 #include "cri/runtime_service/runtime_service.h"
+#include "runtime/runtime.h"
 
 namespace crisp::cri {
 
@@ -27,10 +29,13 @@ grpc::Status RuntimeServiceImpl::Status(grpc::ServerContext*, const ::runtime::v
     NetworkState net = network_state(ctx_);
     add_condition(status, "NetworkReady", net.ready, net.reason, net.message);
 
-    auto* handler = response->add_runtime_handlers();
-    handler->set_name("");
-    handler->mutable_features()->set_recursive_read_only_mounts(true);  // mount_setattr(AT_RECURSIVE)
-    handler->mutable_features()->set_user_namespaces(false);
+    for (const auto& name : kRuntimeHandlers) {
+      auto* handler = response->add_runtime_handlers();
+      handler->set_name(name);
+      handler->mutable_features()->set_recursive_read_only_mounts(true);  // mount_setattr(AT_RECURSIVE)
+      // userns mode POD: probed once (a user namespace and an idmapped tmpfs can be made).
+      handler->mutable_features()->set_user_namespaces(ctx_.runtime && ctx_.runtime->user_namespaces_supported());
+    }
     response->mutable_features()->set_supplemental_groups_policy(false);
 
     if (request->verbose()) {

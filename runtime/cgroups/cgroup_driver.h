@@ -40,15 +40,24 @@ struct CgroupStats {
   uint64_t pids_current = 0;
   uint64_t pids_limit = 0;  // 0 = unlimited
   uint64_t oom_kills = 0;   // OOM kills inside this cgroup so far
+  // For the cAdvisor-style metrics (ListPodSandboxMetrics).
+  uint64_t memory_cache_bytes = 0;      // page cache (v1 total_cache, v2 file)
+  uint64_t memory_swap_bytes = 0;       // swap in use (v1 total_swap, v2 memory.swap.current)
+  uint64_t memory_max_usage_bytes = 0;  // peak usage (v1 max_usage_in_bytes, v2 memory.peak; 0 if unknown)
+  uint64_t memory_failcnt = 0;          // times usage hit the limit (v1 failcnt, v2 memory.events max)
+  uint64_t cpu_periods = 0;             // CFS enforcement periods elapsed
+  uint64_t cpu_throttled_periods = 0;
+  uint64_t cpu_throttled_ns = 0;
+  uint64_t process_count = 0;  // processes (cgroup.procs entries); pids_current counts threads
 };
 
 // What to create. The path comes from pod_cgroup_path()/container_cgroup_path().
 struct CgroupRequest {
   std::string path;
   CgroupResources resources;
-  // systemd only: processes placed in a new scope (systemd refuses empty scopes; crisp_runtime
-  // does not pass any yet). Ignored by the cgroupfs drivers, where the container's init joins
-  // through procs_files().
+  // systemd only: processes placed in a new scope (systemd refuses empty scopes: create() of a
+  // scope without pids only makes its cgroup, register_processes() later starts the unit).
+  // Ignored by the cgroupfs drivers, where the container's init joins through procs_files().
   std::vector<pid_t> pids;
 };
 
@@ -85,6 +94,12 @@ class CgroupDriver {
   virtual std::vector<std::string> procs_files(const std::string& path) const = 0;
   // The pids in the cgroup (from the first hierarchy's cgroup.procs).
   virtual std::vector<pid_t> pids(const std::string& path) const = 0;
+  // Hands the cgroup to the cgroup manager once its first processes run in it: the systemd
+  // driver starts the transient scope unit of a container cgroup (path ending in .scope) with
+  // these pids (systemd refuses empty scopes, so create() only makes the cgroup directories);
+  // cgroupfs drivers do nothing. Idempotent.
+  // request: the cgroup's path, its resources (re-applied after systemd set up the unit) and pids.
+  virtual void register_processes(const CgroupRequest& request) { (void)request; }
   // Removes the cgroup (all hierarchies), retrying rmdir while its tasks drain, up to timeout.
   // Missing cgroup is not an error. Throws kFailedPrecondition when tasks remain.
   virtual void remove(const std::string& path,
@@ -101,7 +116,8 @@ std::unique_ptr<CgroupDriver> make_cgroupfs_v2_driver(const std::string& root = 
 
 // The driver the daemon config names: "cgroupfs" or "auto" (v1 or v2 as detected at root) or "systemd"
 // (sd-bus on the system bus + cgroupfs files of the detected version). Unknown name ->
-// kInvalidArgument; systemd without a bus -> kUnavailable.
+// kInvalidArgument; systemd on a host not booted with systemd (no /run/systemd/system) or
+// without a reachable bus -> kUnavailable, with a message naming the cgroupfs alternative.
 std::unique_ptr<CgroupDriver> make_cgroup_driver(const std::string& driver_name,
                                                  const std::string& root = "/sys/fs/cgroup");
 

@@ -66,6 +66,9 @@ CgroupStats read_v2_stats(const std::string& dir) {
     s.cpu_usage_ns = kv["usage_usec"] * 1000;
     s.cpu_user_ns = kv["user_usec"] * 1000;
     s.cpu_system_ns = kv["system_usec"] * 1000;
+    s.cpu_periods = kv["nr_periods"];
+    s.cpu_throttled_periods = kv["nr_throttled"];
+    s.cpu_throttled_ns = kv["throttled_usec"] * 1000;
   }
   s.memory_usage_bytes = read_cgroup_number(dir, "memory.current").value_or(0);
   uint64_t inactive_file = 0;
@@ -75,7 +78,11 @@ CgroupStats read_v2_stats(const std::string& dir) {
     s.memory_rss_bytes = kv["anon"];
     s.memory_page_faults = kv["pgfault"];
     s.memory_major_page_faults = kv["pgmajfault"];
+    s.memory_cache_bytes = kv["file"];
   }
+  s.memory_swap_bytes = read_cgroup_number(dir, "memory.swap.current").value_or(0);
+  s.memory_max_usage_bytes = read_cgroup_number(dir, "memory.peak").value_or(0);
+  if (auto events = read_cgroup_file(dir, "memory.events")) s.memory_failcnt = parse_flat_keyed(*events)["max"];
   s.memory_working_set_bytes = s.memory_usage_bytes > inactive_file ? s.memory_usage_bytes - inactive_file : 0;
   s.memory_limit_bytes = read_cgroup_number(dir, "memory.max").value_or(0);
   if (s.memory_limit_bytes > 0) {
@@ -85,6 +92,7 @@ CgroupStats read_v2_stats(const std::string& dir) {
   s.pids_current = read_cgroup_number(dir, "pids.current").value_or(0);
   s.pids_limit = read_cgroup_number(dir, "pids.max").value_or(0);
   s.oom_kills = read_v2_oom_kills(dir);
+  s.process_count = read_v2_pids(dir).size();
   return s;
 }
 

@@ -127,7 +127,11 @@ class CgroupfsV1Driver : public CgroupDriver {
         s.memory_rss_bytes = kv["total_rss"];
         s.memory_page_faults = kv["total_pgfault"];
         s.memory_major_page_faults = kv["total_pgmajfault"];
+        s.memory_cache_bytes = kv["total_cache"];
+        s.memory_swap_bytes = kv["total_swap"];
       }
+      s.memory_max_usage_bytes = read_cgroup_number(dir, "memory.max_usage_in_bytes").value_or(0);
+      s.memory_failcnt = read_cgroup_number(dir, "memory.failcnt").value_or(0);
       s.memory_working_set_bytes = s.memory_usage_bytes > inactive_file ? s.memory_usage_bytes - inactive_file : 0;
       uint64_t limit = read_cgroup_number(dir, "memory.limit_in_bytes").value_or(0);
       s.memory_limit_bytes = limit >= kUnlimitedBytes ? 0 : limit;
@@ -138,11 +142,20 @@ class CgroupfsV1Driver : public CgroupDriver {
       }
       s.oom_kills = oom_kills_in(dir);
     }
+    if (const std::string* cpu = dir_of("cpu")) {
+      if (auto stat = read_cgroup_file(join_cgroup_path(*cpu, p), "cpu.stat")) {
+        auto kv = parse_flat_keyed(*stat);
+        s.cpu_periods = kv["nr_periods"];
+        s.cpu_throttled_periods = kv["nr_throttled"];
+        s.cpu_throttled_ns = kv["throttled_time"];
+      }
+    }
     if (const std::string* pids = dir_of("pids")) {
       std::string dir = join_cgroup_path(*pids, p);
       s.pids_current = read_cgroup_number(dir, "pids.current").value_or(0);
       s.pids_limit = read_cgroup_number(dir, "pids.max").value_or(0);
     }
+    s.process_count = this->pids(p).size();
     return s;
   }
 

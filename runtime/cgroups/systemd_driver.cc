@@ -66,6 +66,47 @@ class SystemdDriver : public CgroupDriver {
     if (!scope && !ends_with(unit, kSliceSuffix)) {
       throw Error(ErrorKind::kInvalidArgument, "systemd cgroup path " + path + " does not end in a .slice or .scope");
     }
+    if (scope && request.pids.empty()) {
+      // systemd refuses a scope without processes: make the cgroup (with its limits) now, so the
+      // container's init joins it before exec, and start the unit in register_processes().
+      fs_->create(CgroupRequest{path, request.resources, {}});
+      return;
+    }
+    start_unit(path, unit, scope, request);
+  }
+
+  void register_processes(const CgroupRequest& request) override {
+    std::string path = normalize_cgroup_path(request.path);
+    std::string unit = last_component(path);
+    if (!ends_with(unit, kScopeSuffix) || request.pids.empty()) return;
+    start_unit(path, unit, true, request);
+  }
+
+  void update(const std::string& path, const CgroupResources& resources) override {
+    validate_resources(resources);
+    std::string p = normalize_cgroup_path(path);
+    auto props = resource_properties(resources, version());
+    if (!props.empty()) manager_->set_unit_properties(last_component(p), props);
+    fs_->update(p, resources);
+  }
+
+  bool exists(const std::string& path) const override { return fs_->exists(path); }
+  CgroupStats stats(const std::string& path) const override { return fs_->stats(path); }
+  uint64_t oom_kill_count(const std::string& path) const override { return fs_->oom_kill_count(path); }
+  std::vector<std::string> procs_files(const std::string& path) const override { return fs_->procs_files(path); }
+  std::vector<pid_t> pids(const std::string& path) const override { return fs_->pids(path); }
+
+  void remove(const std::string& path, std::chrono::milliseconds timeout) override {
+    std::string p = normalize_cgroup_path(path);
+    manager_->stop_unit(last_component(p));
+    // systemd removes the unit's cgroup; leftovers (v1 hierarchies it did not manage) go here.
+    fs_->remove(p, timeout);
+  }
+
+ private:
+  // StartTransientUnit for a slice or a scope (with request.pids), then the exact values in the
+  // cgroup files (systemd rewrote the ones it manages when it realized the unit).
+  void start_unit(const std::string& path, const std::string& unit, bool scope, const CgroupRequest& request) {
     std::vector<UnitProperty> props;
     props.push_back({"Description", std::string(scope ? "crisp container " : "crisp pod ") + unit});
     if (scope) {
@@ -99,28 +140,6 @@ class SystemdDriver : public CgroupDriver {
     undo.dismiss();
   }
 
-  void update(const std::string& path, const CgroupResources& resources) override {
-    validate_resources(resources);
-    std::string p = normalize_cgroup_path(path);
-    auto props = resource_properties(resources, version());
-    if (!props.empty()) manager_->set_unit_properties(last_component(p), props);
-    fs_->update(p, resources);
-  }
-
-  bool exists(const std::string& path) const override { return fs_->exists(path); }
-  CgroupStats stats(const std::string& path) const override { return fs_->stats(path); }
-  uint64_t oom_kill_count(const std::string& path) const override { return fs_->oom_kill_count(path); }
-  std::vector<std::string> procs_files(const std::string& path) const override { return fs_->procs_files(path); }
-  std::vector<pid_t> pids(const std::string& path) const override { return fs_->pids(path); }
-
-  void remove(const std::string& path, std::chrono::milliseconds timeout) override {
-    std::string p = normalize_cgroup_path(path);
-    manager_->stop_unit(last_component(p));
-    // systemd removes the unit's cgroup; leftovers (v1 hierarchies it did not manage) go here.
-    fs_->remove(p, timeout);
-  }
-
- private:
   std::unique_ptr<SystemdManager> manager_;
   std::unique_ptr<CgroupDriver> fs_;
 };

@@ -2,9 +2,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/mount.h>
 #include <linux/openat2.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -56,7 +58,7 @@ bool join_namespace(int fd, int nstype, const char* what, ChildError* err) {
   return true;
 }
 
-bool join_cgroups(const ParsedSpec& spec, ChildError* err) {
+bool join_cgroups(const ParsedSpec& spec, bool new_namespace, ChildError* err) {
   for (uint32_t i = 0; i < spec.cgroup_procs_count; ++i) {
     int fd = open(spec.cgroup_procs[i], O_WRONLY | O_CLOEXEC);
     if (fd < 0 || !write_all(fd, "0", 1)) {
@@ -67,7 +69,7 @@ bool join_cgroups(const ParsedSpec& spec, ChildError* err) {
     }
     close(fd);
   }
-  if (spec.cgroup.mode == kNsNew && unshare(CLONE_NEWCGROUP) != 0) {
+  if (new_namespace && spec.cgroup.mode == kNsNew && unshare(CLONE_NEWCGROUP) != 0) {
     return child_fail_errno(err, "create cgroup namespace");
   }
   return true;
@@ -75,9 +77,17 @@ bool join_cgroups(const ParsedSpec& spec, ChildError* err) {
 
 bool is_bind(const ParsedMount& m) { return (m.flags & MS_BIND) != 0; }
 
-bool do_mount(int rootfd, const ParsedMount& m, ChildError* err) {
+// prepared_fd: a detached clone of the bind's source made by the monitor (user namespace mode),
+// attached with move_mount; -1 = mount by path.
+bool do_mount(int rootfd, const ParsedMount& m, int prepared_fd, ChildError* err) {
   bool last_is_file = false;
-  if (is_bind(m) && m.source) {
+  if (prepared_fd >= 0) {
+    struct stat st;
+    if (fstat(prepared_fd, &st) != 0) {
+      return child_fail_errno(err, "mount %s: bind source %s", m.destination, m.source);
+    }
+    last_is_file = !S_ISDIR(st.st_mode);
+  } else if (is_bind(m) && m.source) {
     struct stat st;
     if (stat(m.source, &st) != 0) {
       return child_fail_errno(err, "mount %s: bind source %s", m.destination, m.source);
@@ -89,7 +99,14 @@ bool do_mount(int rootfd, const ParsedMount& m, ChildError* err) {
   char proc_path[40];
   const char* type = m.type ? m.type : "none";
   unsigned long flags = m.flags & ~(MS_REMOUNT);
-  if (is_bind(m)) {
+  if (prepared_fd >= 0) {
+    if (syscall(SYS_move_mount, prepared_fd, "", target, "",
+                MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) {
+      close(target);
+      return child_fail_errno(err, "attach %s%s on %s", m.idmap ? "idmapped " : "", m.source ? m.source : "",
+                              m.destination);
+    }
+  } else if (is_bind(m)) {
     if (mount(m.source, fd_path(proc_path, sizeof(proc_path), target), nullptr,
               MS_BIND | (flags & MS_REC), nullptr) != 0) {
       close(target);
@@ -216,10 +233,12 @@ bool create_devices(int rootfd, const ParsedSpec& spec, ChildError* err) {
   return true;
 }
 
+// rootfs nullptr: the working directory is the rootfs already.
 bool pivot_into(const char* rootfs, ChildError* err) {
   int old_root = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
   if (old_root < 0) return child_fail_errno(err, "open the old root");
-  if (chdir(rootfs) != 0) return child_fail_errno(err, "chdir to rootfs %s", rootfs);
+  if (rootfs && chdir(rootfs) != 0) return child_fail_errno(err, "chdir to rootfs %s", rootfs);
+  if (!rootfs) rootfs = ".";
   if (syscall(SYS_pivot_root, ".", ".") != 0) return child_fail_errno(err, "pivot_root to %s", rootfs);
   // The old root is now stacked on "/". A lookup of "." from the new root would name the new
   // root itself (and make the container's mounts slaves, breaking bidirectional propagation), so
@@ -312,40 +331,69 @@ bool setup_stdio(const ContainerInitContext& ctx, ChildError* err) {
   return true;
 }
 
+// Binds the rootfs (the working directory, an overlay copied from crispd's mount namespace) onto
+// itself: pivot_root refuses a mount locked to its parent, which every mount copied into a less
+// privileged mount namespace is. Then steps through the bundle dir onto the new mount (the bundle
+// dir is 0711: the pod's root may pass it).
+bool bind_rootfs_from_cwd(const ParsedSpec& spec, ChildError* err) {
+  if ((spec.rootfs_propagation & MS_SHARED) && mount(nullptr, ".", nullptr, MS_PRIVATE, nullptr) != 0 &&
+      errno != EINVAL) {
+    return child_fail_errno(err, "make rootfs %s private", spec.rootfs);
+  }
+  if (mount(".", ".", nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+    return child_fail_errno(err, "bind rootfs %s", spec.rootfs);
+  }
+  const char* slash = strrchr(spec.rootfs, '/');
+  char path[300];
+  snprintf(path, sizeof(path), "../%s", slash ? slash + 1 : spec.rootfs);
+  if (chdir(path) != 0) return child_fail_errno(err, "enter the rootfs bind %s", spec.rootfs);
+  return true;
+}
+
 bool init_steps(const ContainerInitContext& ctx, ChildError* err) {
   const ParsedSpec& spec = *ctx.spec;
+  const bool in_userns = ctx.userns_fd >= 0;  // joins, cgroups and oom score done by the parent
   reset_signals();
-  if (!join_namespace(ctx.join_net_fd, CLONE_NEWNET, "network", err) ||
-      !join_namespace(ctx.join_ipc_fd, CLONE_NEWIPC, "ipc", err) ||
-      !join_namespace(ctx.join_uts_fd, CLONE_NEWUTS, "uts", err)) {
-    return false;
+  if (!in_userns) {
+    if (!join_namespace(ctx.join_net_fd, CLONE_NEWNET, "network", err) ||
+        !join_namespace(ctx.join_ipc_fd, CLONE_NEWIPC, "ipc", err) ||
+        !join_namespace(ctx.join_uts_fd, CLONE_NEWUTS, "uts", err)) {
+      return false;
+    }
+    if (!join_cgroups(spec, true, err)) return false;
+    apply_oom_score_adj(spec.process);
   }
-  if (!join_cgroups(spec, err)) return false;
-  apply_oom_score_adj(spec.process);
   if (!spec.process.terminal && !setup_stdio(ctx, err)) return false;
   umask(0);
   if (mount(nullptr, "/", nullptr, spec.rootfs_propagation, nullptr) != 0) {
     return child_fail_errno(err, "set rootfs propagation");
   }
-  // pivot_root refuses a new root whose parent mount is shared: with rshared propagation, make the
-  // rootfs mount itself (crispd mounts the overlay exactly there) private, as runc does. EINVAL
-  // means the rootfs is a plain directory, whose parent then must not be shared anyway.
-  if ((spec.rootfs_propagation & MS_SHARED) && mount(nullptr, spec.rootfs, nullptr, MS_PRIVATE, nullptr) != 0 &&
-      errno != EINVAL) {
-    return child_fail_errno(err, "make rootfs %s private", spec.rootfs);
+  int rootfd;
+  if (in_userns) {
+    if (!bind_rootfs_from_cwd(spec, err)) return false;
+    rootfd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  } else {
+    // pivot_root refuses a new root whose parent mount is shared: with rshared propagation, make
+    // the rootfs mount itself (crispd mounts the overlay exactly there) private, as runc does.
+    // EINVAL means the rootfs is a plain directory, whose parent then must not be shared anyway.
+    if ((spec.rootfs_propagation & MS_SHARED) && mount(nullptr, spec.rootfs, nullptr, MS_PRIVATE, nullptr) != 0 &&
+        errno != EINVAL) {
+      return child_fail_errno(err, "make rootfs %s private", spec.rootfs);
+    }
+    // pivot_root needs the new root to be a mount point: bind it onto itself.
+    if (mount(spec.rootfs, spec.rootfs, nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+      return child_fail_errno(err, "bind rootfs %s", spec.rootfs);
+    }
+    rootfd = open(spec.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
   }
-  // pivot_root needs the new root to be a mount point: bind it onto itself.
-  if (mount(spec.rootfs, spec.rootfs, nullptr, MS_BIND | MS_REC, nullptr) != 0) {
-    return child_fail_errno(err, "bind rootfs %s", spec.rootfs);
-  }
-  int rootfd = open(spec.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (rootfd < 0) return child_fail_errno(err, "open rootfs %s", spec.rootfs);
   for (uint32_t i = 0; i < spec.mount_count; ++i) {
-    if (!do_mount(rootfd, spec.mounts[i], err)) return false;
+    if (!do_mount(rootfd, spec.mounts[i], ctx.mount_fds ? ctx.mount_fds[i] : -1, err)) return false;
+    if (ctx.mount_fds && ctx.mount_fds[i] >= 0) close(ctx.mount_fds[i]);
   }
   if (!create_devices(rootfd, spec, err)) return false;
   close(rootfd);
-  if (!pivot_into(spec.rootfs, err)) return false;
+  if (!pivot_into(in_userns ? nullptr : spec.rootfs, err)) return false;
   if (!mask_paths(spec, err)) return false;
   if (spec.readonly_rootfs &&
       mount(nullptr, "/", nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0) {
@@ -422,6 +470,46 @@ void run_container_init(const ContainerInitContext& ctx) {
   ChildError err;
   init_steps(ctx, &err);
   fail_and_exit(ctx, err);
+}
+
+void run_container_init_in_user_namespace(const ContainerInitContext& ctx) {
+  const ParsedSpec& spec = *ctx.spec;
+  ChildError err;
+  // As host root: what the pod's root could not do (cgroups of the host, lowering the score).
+  if (!join_cgroups(spec, false, &err)) fail_and_exit(ctx, err);
+  apply_oom_score_adj(spec.process);
+  if (fchdir(ctx.rootfs_fd) != 0) {
+    child_fail_errno(&err, "enter rootfs %s", spec.rootfs);
+    fail_and_exit(ctx, err);
+  }
+  if (setns(ctx.userns_fd, CLONE_NEWUSER) != 0) {
+    child_fail_errno(&err, "join user namespace %s", spec.user.path);
+    fail_and_exit(ctx, err);
+  }
+  if (setgroups(0, nullptr) != 0 || setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) {
+    child_fail_errno(&err, "become root of user namespace %s (is container id 0 mapped?)", spec.user.path);
+    fail_and_exit(ctx, err);
+  }
+  if (!join_namespace(ctx.join_net_fd, CLONE_NEWNET, "network", &err) ||
+      !join_namespace(ctx.join_ipc_fd, CLONE_NEWIPC, "ipc", &err) ||
+      !join_namespace(ctx.join_uts_fd, CLONE_NEWUTS, "uts", &err) ||
+      !join_namespace(ctx.join_pid_fd, CLONE_NEWPID, "pid", &err)) {
+    fail_and_exit(ctx, err);
+  }
+  if (unshare(ctx.unshare_flags) != 0) {
+    child_fail_errno(&err, "create the container's namespaces in user namespace %s", spec.user.path);
+    fail_and_exit(ctx, err);
+  }
+  pid_t child = static_cast<pid_t>(syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, nullptr));
+  if (child < 0) {
+    child_fail_errno(&err, "clone container init");
+    fail_and_exit(ctx, err);
+  }
+  if (child == 0) run_container_init(ctx);
+  char msg[32];
+  int n = snprintf(msg, sizeof(msg), "%s%d", kSyncPid, static_cast<int>(child));
+  send(ctx.sync_fd, msg, static_cast<size_t>(n), MSG_NOSIGNAL);
+  _exit(0);
 }
 
 }  // namespace crisp::monitor

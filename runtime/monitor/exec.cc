@@ -14,6 +14,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -173,6 +174,22 @@ int exec_main(int argc, char** argv) {
                 static_cast<int>(target), error_text(errno));
     }
   }
+  // A container of a pod with a user namespace: join it last (the other namespaces are owned by
+  // it or by ours, and joining it drops every capability outside it).
+  int userns_fd = -1;
+  {
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/ns/user", static_cast<int>(target));
+    userns_fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat theirs, ours;
+    if (userns_fd < 0 || fstat(userns_fd, &theirs) != 0 || stat("/proc/self/ns/user", &ours) != 0) {
+      exec_fail(126, "open user namespace of pid %d: %s", static_cast<int>(target), error_text(errno));
+    }
+    if (theirs.st_ino == ours.st_ino && theirs.st_dev == ours.st_dev) {
+      close(userns_fd);
+      userns_fd = -1;
+    }
+  }
   join_cgroups_of(target);
   for (int i = 0; i < 6; ++i) {
     if (setns(ns_fds[i], kNamespaces[i].type) != 0) {
@@ -180,6 +197,12 @@ int exec_main(int argc, char** argv) {
                 static_cast<int>(target), error_text(errno));
     }
     close(ns_fds[i]);
+  }
+  if (userns_fd >= 0) {
+    if (setns(userns_fd, CLONE_NEWUSER) != 0) {
+      exec_fail(126, "join user namespace of pid %d: %s", static_cast<int>(target), error_text(errno));
+    }
+    close(userns_fd);
   }
 
   int master = -1, slave = -1;

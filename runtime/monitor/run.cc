@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/mount.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -112,6 +114,35 @@ int open_namespace(Monitor* m, const ParsedNamespace& ns, const char* what) {
   return fd;
 }
 
+// User namespace mode: a detached clone (open_tree) of every bind's source, made as host root
+// (the pod's root may not reach crispd's state dir), idmapped with the pod's user namespace
+// when the mount asks for it. -1 for other mounts.
+int* prepare_mount_fds(Monitor* m, const ParsedSpec& spec, int userns_fd) {
+  int* fds = static_cast<int*>(calloc(spec.mount_count + 1, sizeof(int)));
+  if (!fds) fail(m, "out of memory");
+  for (uint32_t i = 0; i < spec.mount_count; ++i) {
+    const ParsedMount& mnt = spec.mounts[i];
+    fds[i] = -1;
+    if (!(mnt.flags & MS_BIND) || !mnt.source) continue;
+    bool recursive = (mnt.flags & MS_REC) != 0;
+    int fd = static_cast<int>(syscall(SYS_open_tree, AT_FDCWD, mnt.source,
+                                      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0)));
+    if (fd < 0) fail(m, "mount %s: clone bind source %s: %s", mnt.destination, mnt.source, error_text(errno));
+    if (mnt.idmap) {
+      struct mount_attr attr = {};
+      attr.attr_set = MOUNT_ATTR_IDMAP;
+      attr.userns_fd = static_cast<uint64_t>(userns_fd);
+      if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr,
+                  sizeof(attr)) != 0) {
+        fail(m, "mount %s: idmapped mount of %s refused by the kernel: %s", mnt.destination, mnt.source,
+             error_text(errno));
+      }
+    }
+    fds[i] = fd;
+  }
+  return fds;
+}
+
 void make_control_socket(Monitor* m) {
   m->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (m->listen_fd < 0) fail(m, "control socket: %s", error_text(errno));
@@ -157,6 +188,11 @@ void await_exec(Monitor* m, int sync) {
     if (cmsg && cmsg->cmsg_type == SCM_RIGHTS) {
       memcpy(&m->pty_master, CMSG_DATA(cmsg), sizeof(int));
       m->out_fd = m->pty_master;
+      continue;
+    }
+    if (strncmp(buf, kSyncPid, strlen(kSyncPid)) == 0) {
+      // User namespace mode: the container init is a sibling made by our child, which now exits.
+      m->container = static_cast<pid_t>(atoi(buf + strlen(kSyncPid)));
       continue;
     }
     if (strncmp(buf, kSyncError, strlen(kSyncError)) == 0) {
@@ -570,6 +606,20 @@ int run_main(int argc, char** argv) {
   ctx.join_ipc_fd = open_namespace(m, spec.ipc, "ipc");
   ctx.join_uts_fd = open_namespace(m, spec.uts, "uts");
   int join_pid_fd = open_namespace(m, spec.pid, "pid");
+  const bool in_userns = spec.user.mode == kNsJoin;
+  int* mount_fds = nullptr;
+  if (in_userns) {
+    ctx.userns_fd = open(spec.user.path, O_RDONLY | O_CLOEXEC);
+    if (ctx.userns_fd < 0) fail(m, "open user namespace %s: %s", spec.user.path, error_text(errno));
+    ctx.rootfs_fd = open(spec.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (ctx.rootfs_fd < 0) fail(m, "open rootfs %s: %s", spec.rootfs, error_text(errno));
+    mount_fds = prepare_mount_fds(m, spec, ctx.userns_fd);
+    ctx.mount_fds = mount_fds;
+    // The child joins the pid namespace after the user namespace (it stays in ours itself, so the
+    // pid it reports is in ours).
+    ctx.join_pid_fd = join_pid_fd;
+    join_pid_fd = -1;
+  }
   if (join_pid_fd >= 0) {
     if (setns(join_pid_fd, CLONE_NEWPID) != 0) {
       fail(m, "join pid namespace %s: %s", spec.pid.path, error_text(errno));
@@ -586,31 +636,45 @@ int run_main(int argc, char** argv) {
   }
   ctx.sync_fd = sync_pair[1];
 
-  unsigned long flags = CLONE_NEWNS | SIGCHLD;
-  if (spec.pid.mode == kNsNew) flags |= CLONE_NEWPID;
-  if (spec.net.mode == kNsNew) flags |= CLONE_NEWNET;
-  if (spec.ipc.mode == kNsNew) flags |= CLONE_NEWIPC;
-  if (spec.uts.mode == kNsNew) flags |= CLONE_NEWUTS;
-  pid_t child = static_cast<pid_t>(syscall(SYS_clone, flags, nullptr, nullptr, nullptr, nullptr));
+  unsigned long ns_flags = CLONE_NEWNS;
+  if (spec.pid.mode == kNsNew) ns_flags |= CLONE_NEWPID;
+  if (spec.net.mode == kNsNew) ns_flags |= CLONE_NEWNET;
+  if (spec.ipc.mode == kNsNew) ns_flags |= CLONE_NEWIPC;
+  if (spec.uts.mode == kNsNew) ns_flags |= CLONE_NEWUTS;
+  if (in_userns) {
+    // Made by the child inside the user namespace (so owned by it), not by clone() here.
+    if (spec.cgroup.mode == kNsNew) ns_flags |= CLONE_NEWCGROUP;
+    ctx.unshare_flags = static_cast<int>(ns_flags);
+    ns_flags = 0;
+  }
+  pid_t child = static_cast<pid_t>(syscall(SYS_clone, ns_flags | SIGCHLD, nullptr, nullptr, nullptr, nullptr));
   if (child < 0) fail(m, "clone container init: %s", error_text(errno));
   if (child == 0) {
     close(sync_pair[0]);
+    if (in_userns) run_container_init_in_user_namespace(ctx);
     run_container_init(ctx);
   }
-  m->container = child;
+  m->container = child;  // in user namespace mode replaced by the kSyncPid report
   close(sync_pair[1]);
-  const int child_fds[] = {child_stdin, child_stdout, child_stderr, ctx.join_net_fd,
-                           ctx.join_ipc_fd, ctx.join_uts_fd};
+  const int child_fds[] = {child_stdin,     child_stdout,    child_stderr,     ctx.join_net_fd,
+                           ctx.join_ipc_fd, ctx.join_uts_fd, ctx.join_pid_fd, ctx.userns_fd,
+                           ctx.rootfs_fd};
   for (int fd : child_fds) {
     if (fd >= 0) close(fd);
+  }
+  if (mount_fds) {
+    for (uint32_t i = 0; i < spec.mount_count; ++i) {
+      if (mount_fds[i] >= 0) close(mount_fds[i]);
+    }
+    free(mount_fds);
   }
   await_exec(m, sync_pair[0]);
   close(sync_pair[0]);
   m->started_at = unix_time_ns();
   if (m->pty_master >= 0 && spec.process.stdin) m->stdin_w = m->pty_master;
-  uint64_t start_time = process_start_time(child);
+  uint64_t start_time = process_start_time(m->container);
   write_pid_file(m, start_time);
-  report(m, "started %d %llu", static_cast<int>(child), static_cast<unsigned long long>(start_time));
+  report(m, "started %d %llu", static_cast<int>(m->container), static_cast<unsigned long long>(start_time));
   free(seccomp.filter);
   trim_resident_code();  // after the report: off the start path
   monitor_loop(m);

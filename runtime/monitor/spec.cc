@@ -134,6 +134,9 @@ std::string encode_bundle_spec(const BundleSpec& spec) {
   if (spec.cgroup.mode == NamespaceMode::kJoin) {
     throw Error(ErrorKind::kInvalidArgument, "joining a cgroup namespace is not supported");
   }
+  if (spec.user.mode == NamespaceMode::kNew) {
+    throw Error(ErrorKind::kInvalidArgument, "the monitor only joins user namespaces (the pod's)");
+  }
   SpecWriter w;
   write_process(w, spec.process);
   w.key("rootfs").field(spec.rootfs).end_line();
@@ -146,6 +149,7 @@ std::string encode_bundle_spec(const BundleSpec& spec) {
   write_namespace(w, "uts", spec.uts);
   write_namespace(w, "pid", spec.pid);
   write_namespace(w, "cgroup", spec.cgroup);
+  if (spec.user.mode == NamespaceMode::kJoin) write_namespace(w, "user", spec.user);
   if (!spec.hostname.empty()) w.key("hostname").field(spec.hostname).end_line();
   for (const auto& m : spec.mounts) {
     if (m.destination.empty() || m.destination[0] != '/') {

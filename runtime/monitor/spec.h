@@ -33,10 +33,16 @@
 //                            is not shared)
 //   namespace <net|ipc|uts|pid|cgroup> new|host|join <path>   mount ns is always new; missing
 //                            key = "host" (cgroup: "host"; joining a cgroup ns is not supported)
+//   namespace user join <path>   the pod's user namespace (written only when joined; "host"
+//                            otherwise). The container's mount, pid and cgroup namespaces are then
+//                            created inside it, its net/ipc/uts namespaces must be owned by it, and
+//                            every bind mount is cloned by the monitor (open_tree) as host root.
 //   hostname <name>          set only when the uts namespace is "new"
 //   mount <destination> <type> <source> <options> <data>
 //                            options: comma-separated OCI names (see spec_parse.h for the list,
-//                            including propagation names); data: fs-specific string ("-" = none)
+//                            including propagation names); data: fs-specific string ("-" = none).
+//                            "idmap" on a bind: the mount is idmapped with the user namespace
+//                            (mount_setattr MOUNT_ATTR_IDMAP; recursive with rbind)
 //   default_devices 0|1      create null zero full random urandom tty, /dev/ptmx, fd/std* links
 //   device <path> <c|b> <major> <minor> <mode octal> <uid> <gid>
 //   masked_path <path>       /dev/null bound over files, empty read-only tmpfs over directories
@@ -114,6 +120,7 @@ struct BundleSpec {
   bool readonly_rootfs = false;
   std::string rootfs_propagation = "rslave";
   NamespaceSpec net, ipc, uts, pid, cgroup;  // cgroup: kHost or kNew only
+  NamespaceSpec user;                        // kHost or kJoin only
   std::string hostname;
   std::vector<MountSpec> mounts;
   bool default_devices = true;

@@ -17,40 +17,41 @@ struct OptionEntry {
 
 // OCI runtime-spec mount options (the names runc/crun understand), see mount(8).
 const OptionEntry kMountOptions[] = {
-    {"defaults", {0, 0, 0, false}},
-    {"ro", {MS_RDONLY, 0, 0, false}},
-    {"rw", {0, MS_RDONLY, 0, false}},
-    {"nosuid", {MS_NOSUID, 0, 0, false}},
-    {"suid", {0, MS_NOSUID, 0, false}},
-    {"nodev", {MS_NODEV, 0, 0, false}},
-    {"dev", {0, MS_NODEV, 0, false}},
-    {"noexec", {MS_NOEXEC, 0, 0, false}},
-    {"exec", {0, MS_NOEXEC, 0, false}},
-    {"sync", {MS_SYNCHRONOUS, 0, 0, false}},
-    {"async", {0, MS_SYNCHRONOUS, 0, false}},
-    {"dirsync", {MS_DIRSYNC, 0, 0, false}},
-    {"remount", {MS_REMOUNT, 0, 0, false}},
-    {"mand", {MS_MANDLOCK, 0, 0, false}},
-    {"nomand", {0, MS_MANDLOCK, 0, false}},
-    {"atime", {0, MS_NOATIME, 0, false}},
-    {"noatime", {MS_NOATIME, 0, 0, false}},
-    {"diratime", {0, MS_NODIRATIME, 0, false}},
-    {"nodiratime", {MS_NODIRATIME, 0, 0, false}},
-    {"relatime", {MS_RELATIME, 0, 0, false}},
-    {"norelatime", {0, MS_RELATIME, 0, false}},
-    {"strictatime", {MS_STRICTATIME, 0, 0, false}},
-    {"nostrictatime", {0, MS_STRICTATIME, 0, false}},
-    {"bind", {MS_BIND, 0, 0, false}},
-    {"rbind", {MS_BIND | MS_REC, 0, 0, false}},
-    {"rro", {MS_RDONLY, 0, 0, true}},
-    {"private", {0, 0, MS_PRIVATE, false}},
-    {"rprivate", {0, 0, MS_PRIVATE | MS_REC, false}},
-    {"slave", {0, 0, MS_SLAVE, false}},
-    {"rslave", {0, 0, MS_SLAVE | MS_REC, false}},
-    {"shared", {0, 0, MS_SHARED, false}},
-    {"rshared", {0, 0, MS_SHARED | MS_REC, false}},
-    {"unbindable", {0, 0, MS_UNBINDABLE, false}},
-    {"runbindable", {0, 0, MS_UNBINDABLE | MS_REC, false}},
+    {"defaults", {0, 0, 0, false, false}},
+    {"ro", {MS_RDONLY, 0, 0, false, false}},
+    {"rw", {0, MS_RDONLY, 0, false, false}},
+    {"nosuid", {MS_NOSUID, 0, 0, false, false}},
+    {"suid", {0, MS_NOSUID, 0, false, false}},
+    {"nodev", {MS_NODEV, 0, 0, false, false}},
+    {"dev", {0, MS_NODEV, 0, false, false}},
+    {"noexec", {MS_NOEXEC, 0, 0, false, false}},
+    {"exec", {0, MS_NOEXEC, 0, false, false}},
+    {"sync", {MS_SYNCHRONOUS, 0, 0, false, false}},
+    {"async", {0, MS_SYNCHRONOUS, 0, false, false}},
+    {"dirsync", {MS_DIRSYNC, 0, 0, false, false}},
+    {"remount", {MS_REMOUNT, 0, 0, false, false}},
+    {"mand", {MS_MANDLOCK, 0, 0, false, false}},
+    {"nomand", {0, MS_MANDLOCK, 0, false, false}},
+    {"atime", {0, MS_NOATIME, 0, false, false}},
+    {"noatime", {MS_NOATIME, 0, 0, false, false}},
+    {"diratime", {0, MS_NODIRATIME, 0, false, false}},
+    {"nodiratime", {MS_NODIRATIME, 0, 0, false, false}},
+    {"relatime", {MS_RELATIME, 0, 0, false, false}},
+    {"norelatime", {0, MS_RELATIME, 0, false, false}},
+    {"strictatime", {MS_STRICTATIME, 0, 0, false, false}},
+    {"nostrictatime", {0, MS_STRICTATIME, 0, false, false}},
+    {"bind", {MS_BIND, 0, 0, false, false}},
+    {"rbind", {MS_BIND | MS_REC, 0, 0, false, false}},
+    {"rro", {MS_RDONLY, 0, 0, true, false}},
+    {"private", {0, 0, MS_PRIVATE, false, false}},
+    {"rprivate", {0, 0, MS_PRIVATE | MS_REC, false, false}},
+    {"slave", {0, 0, MS_SLAVE, false, false}},
+    {"rslave", {0, 0, MS_SLAVE | MS_REC, false, false}},
+    {"shared", {0, 0, MS_SHARED, false, false}},
+    {"rshared", {0, 0, MS_SHARED | MS_REC, false, false}},
+    {"unbindable", {0, 0, MS_UNBINDABLE, false, false}},
+    {"runbindable", {0, 0, MS_UNBINDABLE | MS_REC, false, false}},
+    {"idmap", {0, 0, 0, false, true}},
 };
 
 int hex_value(char c) {
@@ -145,6 +146,7 @@ bool parse_mount_options(char* options, const char* data, ParsedMount* m) {
       m->clear_flags = (m->clear_flags & ~effect.set_flags) | effect.clear_flags;
       if (effect.propagation) m->propagation = effect.propagation;
       if (effect.recursive_readonly) m->recursive_readonly = true;
+      if (effect.idmap) m->idmap = true;
     } else {
       if (unknown_len) unknown[unknown_len++] = ',';
       memmove(unknown + unknown_len, p, len);
@@ -418,7 +420,9 @@ bool parse_spec(char* buf, size_t len, bool process_only, ParsedSpec* out, char*
         else if (strcmp(f[1], "uts") == 0) ns = &out->uts;
         else if (strcmp(f[1], "pid") == 0) ns = &out->pid;
         else if (strcmp(f[1], "cgroup") == 0) ns = &out->cgroup;
+        else if (strcmp(f[1], "user") == 0) ns = &out->user;
         if (!ns) return bad("namespace kind");
+        if (ns == &out->user && strcmp(f[2], "new") == 0) return bad("namespace mode (user: join or host)");
         if (strcmp(f[2], "new") == 0 && nf == 3) {
           ns->mode = kNsNew;
         } else if (strcmp(f[2], "host") == 0 && nf == 3) {

@@ -28,6 +28,7 @@ struct ParsedMount {
   unsigned long clear_flags;  // MS_* explicitly turned off ("rw", "suid", ...)
   unsigned long propagation;  // MS_PRIVATE/MS_SLAVE/MS_SHARED/MS_UNBINDABLE (| MS_REC), or 0
   bool recursive_readonly;    // "rro": mount_setattr(AT_RECURSIVE, MOUNT_ATTR_RDONLY)
+  bool idmap;                 // "idmap": idmapped with the container's user namespace (binds)
 };
 
 struct ParsedDevice {
@@ -60,6 +61,7 @@ struct ParsedSpec {
   bool readonly_rootfs;
   unsigned long rootfs_propagation;  // MS_SLAVE|MS_REC by default
   ParsedNamespace net, ipc, uts, pid, cgroup;
+  ParsedNamespace user;  // kNsHost or kNsJoin
   const char* hostname;  // nullptr = leave alone
   ParsedMount* mounts;
   uint32_t mount_count;
@@ -93,6 +95,7 @@ struct MountOptionEffect {
   unsigned long clear_flags;
   unsigned long propagation;
   bool recursive_readonly;
+  bool idmap;
 };
 bool lookup_mount_option(const char* name, size_t len, MountOptionEffect* effect);
 

@@ -357,6 +357,24 @@ TEST_F(CrispdRuntimeTest, ErrorsAreClear) {
   auto ctx = client_context();
   EXPECT_EQ(crispd_->runtime().StartContainer(ctx.get(), start, &start_resp).error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_TRUE(list_containers().empty());
+
+  // RuntimeClass handlers: "crisp" is served, others are refused before anything is made.
+  v1::RunPodSandboxRequest run;
+  *run.mutable_config() = pod_config("handler");
+  run.set_runtime_handler("kata");
+  v1::RunPodSandboxResponse run_resp;
+  ctx = client_context();
+  auto unknown_handler = crispd_->runtime().RunPodSandbox(ctx.get(), run, &run_resp);
+  EXPECT_EQ(unknown_handler.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(unknown_handler.error_message().find("kata"), std::string::npos);
+  v1::ListPodSandboxResponse pods;
+  ctx = client_context();
+  ASSERT_TRUE(crispd_->runtime().ListPodSandbox(ctx.get(), {}, &pods).ok());
+  EXPECT_EQ(pods.items_size(), 1);  // only "errors"
+  run.set_runtime_handler("crisp");
+  ctx = client_context();
+  auto crisp_handler = crispd_->runtime().RunPodSandbox(ctx.get(), run, &run_resp);
+  EXPECT_TRUE(crisp_handler.ok()) << crisp_handler.error_message();
 }
 
 TEST_F(CrispdRuntimeTest, EventsAreStreamed) {

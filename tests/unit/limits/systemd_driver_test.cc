@@ -1,6 +1,7 @@
 #include "runtime/cgroups/systemd_driver.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "runtime/base/error.h"
 #include "runtime/cgroups/cgroup_files.h"
@@ -142,6 +143,68 @@ TEST_F(SystemdDriverTest, PodSliceAndContainerScope) {
   EXPECT_EQ(calls.back().method, "StopUnit");
   EXPECT_EQ(calls.back().unit, "crisp-c1.scope");
   EXPECT_FALSE(tree.exists(ctr.substr(1)));
+}
+
+// What crisp_runtime does for a container: create() at CreateContainer (no process yet: only the
+// cgroup, with its limits, so the init joins it before exec), register_processes() once the init
+// runs (the transient scope with its pid), remove() at RemoveContainer.
+TEST_F(SystemdDriverTest, ContainerScopeStartsWithItsFirstProcess) {
+  std::string pod = driver->pod_cgroup_path("kubepods-besteffort-pod7.slice", "sb");
+  std::string ctr = driver->container_cgroup_path(pod, "c7");
+  // The kernel's files of the new cgroup (the fake tree has no kernel), but no unit yet.
+  tree.make(ctr.substr(1), {{"memory.max", "max"}, {"cpu.max", "max 100000"}, {"pids.max", "max"}});
+  CgroupRequest req{ctr, {}, {}};
+  req.resources.cpu_quota = 50000;
+  req.resources.cpu_period = 100000;
+  req.resources.memory_limit = 64 << 20;
+  driver->create(req);
+  EXPECT_TRUE(calls.empty()) << "systemd refuses empty scopes: no unit before a process runs";
+  EXPECT_EQ(tree.read(ctr.substr(1) + "/cpu.max"), "50000 100000");
+  EXPECT_EQ(driver->procs_files(ctr), std::vector<std::string>{tree.root() + ctr + "/cgroup.procs"});
+
+  req.pids = {4242};
+  driver->register_processes(req);
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].method, "StartTransientUnit");
+  EXPECT_EQ(calls[0].unit, "crisp-c7.scope");
+  EXPECT_EQ(std::get<std::string>(*find(calls[0].properties, "Slice")), "kubepods-besteffort-pod7.slice");
+  EXPECT_EQ(std::get<bool>(*find(calls[0].properties, "Delegate")), true);
+  EXPECT_EQ(std::get<PidList>(*find(calls[0].properties, "PIDs")), PidList{4242});
+  EXPECT_EQ(std::get<uint64_t>(*find(calls[0].properties, "MemoryMax")), 64u << 20);
+  EXPECT_EQ(std::get<uint64_t>(*find(calls[0].properties, "CPUQuotaPerSecUSec")), 500000u);
+  // The fake systemd reset the files when it made the unit; the exact values are written again.
+  EXPECT_EQ(tree.read(ctr.substr(1) + "/cpu.max"), "50000 100000");
+  EXPECT_EQ(tree.read(ctr.substr(1) + "/memory.max"), std::to_string(64 << 20));
+
+  // A slice is not a scope and a scope without pids has nothing to register.
+  driver->register_processes(CgroupRequest{pod, {}, {1}});
+  driver->register_processes(CgroupRequest{ctr, {}, {}});
+  EXPECT_EQ(calls.size(), 1u);
+
+  driver->remove(ctr);
+  EXPECT_EQ(calls.back().method, "StopUnit");
+  EXPECT_EQ(calls.back().unit, "crisp-c7.scope");
+  EXPECT_FALSE(tree.exists(ctr.substr(1)));
+}
+
+TEST_F(SystemdDriverTest, CgroupfsDriversIgnoreRegisterProcesses) {
+  FakeCgroupTree v2;
+  v2.make("", {{"cgroup.controllers", "cpu memory pids\n"}, {"cgroup.subtree_control", ""}});
+  auto fs = make_cgroupfs_v2_driver(v2.root());
+  EXPECT_NO_THROW(fs->register_processes(CgroupRequest{"/crisp/sb/c1", {}, {1}}));
+  EXPECT_FALSE(v2.exists("crisp"));
+}
+
+TEST(SystemdDriverFactory, HostWithoutSystemdFailsWithAClearMessage) {
+  if (::access("/run/systemd/system", F_OK) == 0) GTEST_SKIP() << "this host runs systemd";
+  try {
+    make_cgroup_driver("systemd", "/sys/fs/cgroup");
+    FAIL() << "expected kUnavailable";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kUnavailable);
+    EXPECT_NE(std::string(e.what()).find("not booted with systemd"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("cgroupfs"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(SystemdDriverTest, ExistingUnitIsUpdated) {

@@ -35,7 +35,13 @@ TEST(StateRecords, SandboxRoundTrip) {
   c.sysctls = {{"net.core.somaxconn", "1024"}};
   c.cgroup_parent = "/kubepods";
   c.privileged = true;
+  c.userns.mode = NamespaceMode::kPod;
+  c.userns.uids = {{0, 100000, 65536}};
+  c.userns.gids = {{0, 200000, 65536}};
   auto back = sandbox_record_from_json(sandbox_record_to_json(r));
+  EXPECT_EQ(back.info.config.userns.mode, NamespaceMode::kPod);
+  EXPECT_EQ(back.info.config.userns.uids, c.userns.uids);
+  EXPECT_EQ(back.info.config.userns.gids, c.userns.gids);
   EXPECT_EQ(sandbox_record_to_json(back), sandbox_record_to_json(r));
   EXPECT_EQ(back.info.config.dns.searches, c.dns.searches);
   EXPECT_EQ(back.info.config.pid, NamespaceMode::kPod);
