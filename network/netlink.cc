@@ -1,6 +1,7 @@
 #include "network/netlink.h"
 
 #include <arpa/inet.h>
+#include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <net/if.h>
 #include <netlink/errno.h>
@@ -64,6 +65,65 @@ NlAddrPtr ipv4_nl_addr(uint32_t address, int prefix_length) {
   if (!addr) throw Error(ErrorKind::kResourceExhausted, "netlink: out of memory");
   nl_addr_set_prefixlen(addr.get(), prefix_length);
   return addr;
+}
+
+NlAddrPtr ipv6_nl_addr(Ipv6Address address, int prefix_length) {
+  unsigned char bytes[16];
+  ipv6_to_bytes(address, bytes);
+  NlAddrPtr addr(nl_addr_build(AF_INET6, bytes, sizeof bytes));
+  if (!addr) throw Error(ErrorKind::kResourceExhausted, "netlink: out of memory");
+  nl_addr_set_prefixlen(addr.get(), prefix_length);
+  return addr;
+}
+
+// Whether ifindex holds the address (family AF_INET or AF_INET6, len bytes in network order).
+bool has_address(const RouteSocket& sock, int ifindex, int family, const void* bytes, unsigned len) {
+  nl_cache* raw = nullptr;
+  int err = rtnl_addr_alloc_cache(sock.get(), &raw);
+  if (err < 0) throw_nl(err, "list addresses");
+  CachePtr cache(raw);
+  for (nl_object* obj = nl_cache_get_first(cache.get()); obj; obj = nl_cache_get_next(obj)) {
+    auto* addr = reinterpret_cast<rtnl_addr*>(obj);
+    if (rtnl_addr_get_ifindex(addr) != ifindex || rtnl_addr_get_family(addr) != family) continue;
+    nl_addr* local = rtnl_addr_get_local(addr);
+    if (local && nl_addr_get_len(local) == len &&
+        std::memcmp(nl_addr_get_binary_addr(local), bytes, len) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Adds local/prefix to ifindex with the given IFA_F_* flags; an address already there is fine.
+void add_address(const RouteSocket& sock, int ifindex, int family, nl_addr* local, int prefix_length,
+                 unsigned flags) {
+  AddrPtr addr(rtnl_addr_alloc());
+  rtnl_addr_set_ifindex(addr.get(), ifindex);
+  rtnl_addr_set_family(addr.get(), family);
+  int err = rtnl_addr_set_local(addr.get(), local);
+  if (err < 0) throw_nl(err, "address");
+  rtnl_addr_set_prefixlen(addr.get(), prefix_length);
+  if (flags) rtnl_addr_set_flags(addr.get(), flags);
+  err = rtnl_addr_add(sock.get(), addr.get(), 0);
+  if (err < 0 && err != -NLE_EXIST) throw_nl(err, "add address");
+}
+
+// Default route of family via gateway on ifindex; one already there is fine.
+void add_default_route_via(const RouteSocket& sock, int ifindex, int family, nl_addr* dst, nl_addr* gateway) {
+  RoutePtr route(rtnl_route_alloc());
+  rtnl_route_set_family(route.get(), family);
+  rtnl_route_set_table(route.get(), RT_TABLE_MAIN);
+  rtnl_route_set_scope(route.get(), RT_SCOPE_UNIVERSE);
+  rtnl_route_set_protocol(route.get(), RTPROT_BOOT);
+  rtnl_route_set_type(route.get(), RTN_UNICAST);
+  rtnl_route_set_dst(route.get(), dst);
+  rtnl_nexthop* nh = rtnl_route_nh_alloc();
+  if (!nh) throw Error(ErrorKind::kResourceExhausted, "netlink: out of memory");
+  rtnl_route_nh_set_gateway(nh, gateway);
+  rtnl_route_nh_set_ifindex(nh, ifindex);
+  rtnl_route_add_nexthop(route.get(), nh);  // the route owns nh now
+  int err = rtnl_route_add(sock.get(), route.get(), NLM_F_CREATE | NLM_F_EXCL);
+  if (err < 0 && err != -NLE_EXIST) throw_nl(err, "add default route");
 }
 
 LinkPtr get_link(const RouteSocket& sock, const std::string& name) {
@@ -171,33 +231,24 @@ int ensure_bridge(const RouteSocket& sock, const std::string& name, unsigned mtu
 }
 
 bool has_ipv4_address(const RouteSocket& sock, int ifindex, uint32_t address) {
-  nl_cache* raw = nullptr;
-  int err = rtnl_addr_alloc_cache(sock.get(), &raw);
-  if (err < 0) throw_nl(err, "list addresses");
-  CachePtr cache(raw);
   uint32_t be = htonl(address);
-  for (nl_object* obj = nl_cache_get_first(cache.get()); obj; obj = nl_cache_get_next(obj)) {
-    auto* addr = reinterpret_cast<rtnl_addr*>(obj);
-    if (rtnl_addr_get_ifindex(addr) != ifindex || rtnl_addr_get_family(addr) != AF_INET) continue;
-    nl_addr* local = rtnl_addr_get_local(addr);
-    if (local && nl_addr_get_len(local) == 4 &&
-        std::memcmp(nl_addr_get_binary_addr(local), &be, 4) == 0) {
-      return true;
-    }
-  }
-  return false;
+  return has_address(sock, ifindex, AF_INET, &be, sizeof be);
 }
 
 void add_ipv4_address(const RouteSocket& sock, int ifindex, uint32_t address, int prefix_length) {
-  AddrPtr addr(rtnl_addr_alloc());
-  rtnl_addr_set_ifindex(addr.get(), ifindex);
-  rtnl_addr_set_family(addr.get(), AF_INET);
   NlAddrPtr local = ipv4_nl_addr(address, prefix_length);
-  int err = rtnl_addr_set_local(addr.get(), local.get());
-  if (err < 0) throw_nl(err, "address");
-  rtnl_addr_set_prefixlen(addr.get(), prefix_length);
-  err = rtnl_addr_add(sock.get(), addr.get(), 0);
-  if (err < 0 && err != -NLE_EXIST) throw_nl(err, "add address");
+  add_address(sock, ifindex, AF_INET, local.get(), prefix_length, 0);
+}
+
+bool has_ipv6_address(const RouteSocket& sock, int ifindex, Ipv6Address address) {
+  unsigned char bytes[16];
+  ipv6_to_bytes(address, bytes);
+  return has_address(sock, ifindex, AF_INET6, bytes, sizeof bytes);
+}
+
+void add_ipv6_address(const RouteSocket& sock, int ifindex, Ipv6Address address, int prefix_length) {
+  NlAddrPtr local = ipv6_nl_addr(address, prefix_length);
+  add_address(sock, ifindex, AF_INET6, local.get(), prefix_length, IFA_F_NODAD);
 }
 
 int create_veth_into_netns(const RouteSocket& sock, const std::string& host_name,
@@ -240,21 +291,15 @@ void set_hairpin(const RouteSocket& sock, int ifindex) {
 }
 
 void add_default_route(const RouteSocket& sock, int ifindex, uint32_t gateway) {
-  RoutePtr route(rtnl_route_alloc());
-  rtnl_route_set_family(route.get(), AF_INET);
-  rtnl_route_set_table(route.get(), RT_TABLE_MAIN);
-  rtnl_route_set_scope(route.get(), RT_SCOPE_UNIVERSE);
-  rtnl_route_set_protocol(route.get(), RTPROT_BOOT);
-  rtnl_route_set_type(route.get(), RTN_UNICAST);
   NlAddrPtr dst = ipv4_nl_addr(0, 0);
-  rtnl_route_set_dst(route.get(), dst.get());
-  rtnl_nexthop* nh = rtnl_route_nh_alloc();
   NlAddrPtr gw = ipv4_nl_addr(gateway, 32);
-  rtnl_route_nh_set_gateway(nh, gw.get());
-  rtnl_route_nh_set_ifindex(nh, ifindex);
-  rtnl_route_add_nexthop(route.get(), nh);  // the route owns nh now
-  int err = rtnl_route_add(sock.get(), route.get(), NLM_F_CREATE | NLM_F_EXCL);
-  if (err < 0 && err != -NLE_EXIST) throw_nl(err, "add default route");
+  add_default_route_via(sock, ifindex, AF_INET, dst.get(), gw.get());
+}
+
+void add_ipv6_default_route(const RouteSocket& sock, int ifindex, Ipv6Address gateway) {
+  NlAddrPtr dst = ipv6_nl_addr(0, 0);
+  NlAddrPtr gw = ipv6_nl_addr(gateway, 128);
+  add_default_route_via(sock, ifindex, AF_INET6, dst.get(), gw.get());
 }
 
 void set_link_up(const RouteSocket& sock, int ifindex) {

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "network/ipv6.h"
+
 struct nl_sock;
 
 namespace crisp::network {
@@ -43,6 +45,10 @@ int ensure_bridge(const RouteSocket& sock, const std::string& name, unsigned mtu
 // Adds address/prefix_length to ifindex; an address already there is fine.
 void add_ipv4_address(const RouteSocket& sock, int ifindex, uint32_t address, int prefix_length);
 bool has_ipv4_address(const RouteSocket& sock, int ifindex, uint32_t address);
+// Adds an IPv6 address with IFA_F_NODAD (usable at once, no duplicate address detection: the
+// address comes from crisp's own IPAM); an address already there is fine.
+void add_ipv6_address(const RouteSocket& sock, int ifindex, Ipv6Address address, int prefix_length);
+bool has_ipv6_address(const RouteSocket& sock, int ifindex, Ipv6Address address);
 
 // One RTM_NEWLINK: veth host_name (up, enslaved to master, mtu) with its peer created directly
 // inside netns_fd as peer_name (down: the kernel refuses to open a peer before the pair is
@@ -54,6 +60,8 @@ int create_veth_into_netns(const RouteSocket& sock, const std::string& host_name
 void set_hairpin(const RouteSocket& sock, int ifindex);
 // Default route via gateway on ifindex.
 void add_default_route(const RouteSocket& sock, int ifindex, uint32_t gateway);
+// IPv6 default route (::/0) via gateway on ifindex.
+void add_ipv6_default_route(const RouteSocket& sock, int ifindex, Ipv6Address gateway);
 // Sets the link called name up (e.g. lo in a fresh netns).
 void set_link_up(const RouteSocket& sock, const std::string& name);
 void set_link_up(const RouteSocket& sock, int ifindex);

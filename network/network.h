@@ -2,9 +2,10 @@
 // crisp_network: wires a pod's network namespace. One PodNetwork per crispd.
 //
 // Two modes:
-//  - built-in: a Linux bridge (default crisp0) holding the first address of the pod CIDR, one veth
-//    per pod (eth0 inside the pod netns, veth<8 hex of the sandbox id> on the bridge), host-local
-//    style IPAM under state_dir, egress masquerade and host ports in the nftables table `ip crisp`.
+//  - built-in: a Linux bridge (default crisp0) holding the first address of the pod CIDR(s), one
+//    veth per pod (eth0 inside the pod netns, veth<8 hex of the sandbox id> on the bridge),
+//    host-local style IPAM under state_dir, egress masquerade and host ports in the nftables table
+//    `ip crisp` (and `ip6 crisp`). IPv4, IPv6 or dual-stack: see NetworkOptions::pod_cidr.
 //  - CNI: the lexically first *.conflist / *.conf / *.json in cni_conf_dir, plugins run from
 //    cni_bin_dirs per the CNI spec (1.0.0, 0.4.0, 0.3.1).
 // `auto` (the default) uses CNI when a config exists, else built-in; the conf dir is watched and
@@ -42,7 +43,7 @@ struct PodNetworkRequest {
 };
 
 struct PodNetworkResult {
-  std::string ip;                           // primary pod IP (IPv4 first)
+  std::string ip;                           // primary pod IP (built-in: of the first pod CIDR)
   std::vector<std::string> additional_ips;  // the others (e.g. IPv6)
   std::string interface = "eth0";
   std::string gateway;
@@ -52,6 +53,10 @@ enum class NetworkMode { kAuto, kBuiltin, kCni };
 
 struct NetworkOptions {
   NetworkMode mode = NetworkMode::kAuto;
+  // One CIDR or a comma-separated list with at most one per family, e.g. the kubelet's
+  // dual-stack "10.88.0.0/16,fd00:88::/64": each pod gets an address of each range; the first
+  // listed gives PodNetworkResult::ip, the other additional_ips. An IPv6 range makes crisp set
+  // net.ipv6.conf.all.forwarding=1 on the host (as IPv4 sets net.ipv4.ip_forward=1).
   std::string pod_cidr = "10.88.0.0/16";
   std::string cni_conf_dir = "/etc/cni/net.d";
   std::vector<std::string> cni_bin_dirs = {"/opt/cni/bin", "/usr/lib/cni"};
@@ -59,7 +64,7 @@ struct NetworkOptions {
   // a reboot either, and writes there are cheap.
   std::string state_dir = "/run/crisp/network";
   std::string bridge_name = "crisp0";
-  std::string nft_table = "crisp";   // nftables table (family ip) of the built-in mode
+  std::string nft_table = "crisp";   // nftables tables (families ip and ip6) of the built-in mode
   int cni_plugin_timeout_ms = 60000; // per plugin invocation
   unsigned mtu = 0;  // built-in veths/bridge; 0: the MTU of the default route's device (else 1500)
 };
@@ -88,8 +93,10 @@ class PodNetwork {
     std::string reason, message;  // reason "NetworkPluginNotReady" when not ready
   };
   Status status() const;
-  // UpdateRuntimeConfig: new pods get addresses from this CIDR.
+  // UpdateRuntimeConfig: new pods get addresses from this CIDR (or dual-stack list, as pod_cidr).
   void set_pod_cidr(const std::string& cidr);
+  // crispd's SIGHUP: watch `dir` for CNI configs from now on (the next setup/status re-selects).
+  void set_cni_conf_dir(const std::string& dir);
   // At start: tears down every pod not in live_sandbox_ids (records, IPAM, nft, stale veths).
   void recover(const std::vector<std::string>& live_sandbox_ids);
   // "builtin" or "cni:<network name>" (what the next setup would use); "" if cni mode not ready.

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "network/ipv4.h"
+#include "network/ipv6.h"
 #include "runtime/base/error.h"
 
 namespace crisp::network {
@@ -37,7 +38,15 @@ std::string element_value_to_nft(const nlohmann::json& value) {
 
 }  // namespace
 
-HostPortElement host_port_element(uint32_t pod_ip, const PortMapping& mapping) {
+bool host_port_applies(IpFamily family, const PortMapping& mapping) {
+  if (mapping.host_port == 0) return false;  // no host port: nothing to forward
+  if (mapping.host_ip.empty()) return true;
+  bool ipv6_host = mapping.host_ip.find(':') != std::string::npos;
+  return ipv6_host == (family == IpFamily::kIpv6);
+}
+
+HostPortElement host_port_element(IpFamily family, const std::string& pod_ip, const PortMapping& mapping) {
+  const bool ipv6 = family == IpFamily::kIpv6;
   const std::string& proto = mapping.protocol;
   std::string protocol = proto.empty() ? "tcp" : proto;
   for (auto& c : protocol) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -50,20 +59,32 @@ HostPortElement host_port_element(uint32_t pod_ip, const PortMapping& mapping) {
                 "invalid port mapping " + std::to_string(mapping.host_port) + " -> " +
                     std::to_string(mapping.container_port));
   }
+  // Addresses are parsed and printed again: only canonical address text reaches nft.
+  auto canonical = [ipv6](const std::string& ip) {
+    return ipv6 ? format_ipv6(parse_ipv6(ip)) : format_ipv4(parse_ipv4(ip));
+  };
   HostPortElement element;
   element.key = protocol + " . " + std::to_string(mapping.host_port);
-  if (mapping.host_ip.empty() || mapping.host_ip == "0.0.0.0") {
+  const std::string& host_ip = mapping.host_ip;
+  if (host_ip.empty() || host_ip == (ipv6 ? "::" : "0.0.0.0") ||
+      (ipv6 && host_ip.find(':') != std::string::npos && parse_ipv6(host_ip) == 0)) {
     element.map = "hostport_any";
   } else {
     element.map = "hostport_ip";
-    element.key = format_ipv4(parse_ipv4(mapping.host_ip)) + " . " + element.key;
+    element.key = canonical(host_ip) + " . " + element.key;
   }
-  element.value = format_ipv4(pod_ip) + " . " + std::to_string(mapping.container_port);
+  element.value = canonical(pod_ip) + " . " + std::to_string(mapping.container_port);
   return element;
 }
 
-NftRules::NftRules(std::string table) : table_(std::move(table)) {
+HostPortElement host_port_element(uint32_t pod_ip, const PortMapping& mapping) {
+  return host_port_element(IpFamily::kIpv4, format_ipv4(pod_ip), mapping);
+}
+
+NftRules::NftRules(std::string table, IpFamily family)
+    : table_(std::move(table)), family_(family) {
   check_token("nftables table name", table_);
+  qualified_ = (family_ == IpFamily::kIpv6 ? "ip6 " : "ip ") + table_;
   ctx_ = nft_ctx_new(NFT_CTX_DEFAULT);
   if (!ctx_) throw Error(ErrorKind::kInternal, "nft: cannot create context");
   nft_ctx_buffer_output(ctx_);
@@ -85,13 +106,16 @@ std::string NftRules::run(const std::string& script, bool json_output, ErrorKind
 }
 
 void NftRules::ensure(const std::string& pod_cidr) {
-  std::string cidr = parse_ipv4_prefix(pod_cidr).to_string();
-  const std::string t = "ip " + table_;
+  const bool ipv6 = family_ == IpFamily::kIpv6;
+  std::string cidr = ipv6 ? parse_ipv6_prefix(pod_cidr).to_string() : parse_ipv4_prefix(pod_cidr).to_string();
+  const std::string& t = qualified_;
+  const std::string addr_type = ipv6 ? "ipv6_addr" : "ipv4_addr";
+  const std::string ip = ipv6 ? "ip6" : "ip";
   std::string script =
       "add table " + t + "\n"
-      "add set " + t + " pod_cidrs { type ipv4_addr; flags interval; auto-merge; }\n"
-      "add map " + t + " hostport_any { type inet_proto . inet_service : ipv4_addr . inet_service; }\n"
-      "add map " + t + " hostport_ip { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }\n"
+      "add set " + t + " pod_cidrs { type " + addr_type + "; flags interval; auto-merge; }\n"
+      "add map " + t + " hostport_any { type inet_proto . inet_service : " + addr_type + " . inet_service; }\n"
+      "add map " + t + " hostport_ip { type " + addr_type + " . inet_proto . inet_service : " + addr_type + " . inet_service; }\n"
       "add chain " + t + " prerouting { type nat hook prerouting priority dstnat; policy accept; }\n"
       "add chain " + t + " output { type nat hook output priority -100; policy accept; }\n"
       "add chain " + t + " postrouting { type nat hook postrouting priority srcnat; policy accept; }\n"
@@ -102,29 +126,28 @@ void NftRules::ensure(const std::string& pod_cidr) {
       "flush chain " + t + " hostports\n"
       "add rule " + t + " prerouting fib daddr type local jump hostports\n"
       "add rule " + t + " output fib daddr type local jump hostports\n"
-      "add rule " + t + " hostports dnat ip to ip daddr . meta l4proto . th dport map @hostport_ip\n"
-      "add rule " + t + " hostports dnat ip to meta l4proto . th dport map @hostport_any\n"
+      "add rule " + t + " hostports dnat " + ip + " to " + ip + " daddr . meta l4proto . th dport map @hostport_ip\n"
+      "add rule " + t + " hostports dnat " + ip + " to meta l4proto . th dport map @hostport_any\n"
       // Pod egress leaving the pod CIDRs.
-      "add rule " + t + " postrouting ip saddr @pod_cidrs ip daddr != @pod_cidrs masquerade\n"
+      "add rule " + t + " postrouting " + ip + " saddr @pod_cidrs " + ip + " daddr != @pod_cidrs masquerade\n"
       // Hairpin: a pod reaching a host port that lands on a pod (itself or a neighbour).
-      "add rule " + t + " postrouting ct status dnat ip saddr @pod_cidrs ip daddr @pod_cidrs masquerade\n"
-      // localhost:hostport (needs route_localnet on the bridge).
-      "add rule " + t + " postrouting ct status dnat ip saddr 127.0.0.0/8 masquerade\n"
-      "add element " + t + " pod_cidrs { " + cidr + " }\n";
+      "add rule " + t + " postrouting ct status dnat " + ip + " saddr @pod_cidrs " + ip + " daddr @pod_cidrs masquerade\n";
+  // localhost:hostport (needs route_localnet on the bridge; IPv6 has no such thing).
+  if (!ipv6) script += "add rule " + t + " postrouting ct status dnat ip saddr 127.0.0.0/8 masquerade\n";
+  script += "add element " + t + " pod_cidrs { " + cidr + " }\n";
   std::lock_guard lock(mutex_);
   run(script);
 }
 
-void NftRules::add_host_ports(const std::string& sandbox_id, uint32_t pod_ip,
+void NftRules::add_host_ports(const std::string& sandbox_id, const std::string& pod_ip,
                               const std::vector<PortMapping>& mappings) {
   if (mappings.empty()) return;
   check_token("sandbox id", sandbox_id);
   std::string script;
   for (const auto& mapping : mappings) {
-    if (mapping.host_port == 0) continue;  // no host port: nothing to forward
-    if (mapping.host_ip.find(':') != std::string::npos) continue;  // IPv6: not supported
-    HostPortElement e = host_port_element(pod_ip, mapping);
-    script += "create element ip " + table_ + " " + e.map + " { " + e.key + " comment \"" +
+    if (!host_port_applies(family_, mapping)) continue;
+    HostPortElement e = host_port_element(family_, pod_ip, mapping);
+    script += "create element " + qualified_ + " " + e.map + " { " + e.key + " comment \"" +
               sandbox_id + "\" : " + e.value + " }\n";
   }
   if (script.empty()) return;
@@ -140,13 +163,13 @@ void NftRules::add_host_ports(const std::string& sandbox_id, uint32_t pod_ip,
   }
 }
 
-void NftRules::remove_host_ports(const std::string& sandbox_id, uint32_t pod_ip,
+void NftRules::remove_host_ports(const std::string& sandbox_id, const std::string& pod_ip,
                                  const std::vector<PortMapping>& mappings) {
   std::string script;
   for (const auto& mapping : mappings) {
-    if (mapping.host_port == 0 || mapping.host_ip.find(':') != std::string::npos) continue;
-    HostPortElement e = host_port_element(pod_ip, mapping);
-    script += "delete element ip " + table_ + " " + e.map + " { " + e.key + " }\n";
+    if (!host_port_applies(family_, mapping)) continue;
+    HostPortElement e = host_port_element(family_, pod_ip, mapping);
+    script += "delete element " + qualified_ + " " + e.map + " { " + e.key + " }\n";
   }
   if (!script.empty()) {
     std::lock_guard lock(mutex_);
@@ -164,7 +187,7 @@ void NftRules::remove_host_ports(const std::string& sandbox_id, uint32_t pod_ip,
 
 bool NftRules::table_exists() {
   try {
-    run("list table ip " + table_, true);
+    run("list table " + qualified_, true);
     return true;
   } catch (const Error&) {
     return false;
@@ -211,7 +234,7 @@ std::set<std::string> NftRules::owners() {
   std::lock_guard lock(mutex_);
   if (!table_exists()) return result;
   for (const char* map : {"hostport_any", "hostport_ip"}) {
-    std::string listing = run("list map ip " + table_ + " " + map, true);
+    std::string listing = run("list map " + qualified_ + " " + map, true);
     for (const auto& element : parse_map_listing(listing)) result.insert(element.owner);
   }
   return result;
@@ -222,10 +245,10 @@ void NftRules::remove_owner(const std::string& sandbox_id) {
   if (!table_exists()) return;
   std::string script;
   for (const char* map : {"hostport_any", "hostport_ip"}) {
-    std::string listing = run("list map ip " + table_ + " " + map, true);
+    std::string listing = run("list map " + qualified_ + " " + map, true);
     for (const auto& element : parse_map_listing(listing)) {
       if (element.owner != sandbox_id) continue;
-      script += "delete element ip " + table_ + " " + element.map + " { " + element.key + " }\n";
+      script += "delete element " + qualified_ + " " + element.map + " { " + element.key + " }\n";
     }
   }
   if (!script.empty()) run(script);
@@ -233,7 +256,7 @@ void NftRules::remove_owner(const std::string& sandbox_id) {
 
 void NftRules::destroy() {
   std::lock_guard lock(mutex_);
-  if (table_exists()) run("delete table ip " + table_);
+  if (table_exists()) run("delete table " + qualified_);
 }
 
 }  // namespace crisp::network

@@ -83,6 +83,8 @@ class PodNetwork::Impl {
     } else if (options_.mode == NetworkMode::kCni) {
       throw Error(ErrorKind::kFailedPrecondition, "network plugin not ready: " + why_not);
     } else {
+      // A crash before the record is saved leaves IPs/host ports without a record: recover()
+      // (which always follows a crash) releases those even when the pod lives on.
       result = builtin_.setup(request, record);
       Cleanup undo([&] { builtin_.teardown(record, true); });
       records_.save(record);
@@ -141,9 +143,16 @@ class PodNetwork::Impl {
 
   void set_pod_cidr(const std::string& cidr) { builtin_.set_pod_cidr(cidr); }
 
+  void set_cni_conf_dir(const std::string& dir) {
+    std::lock_guard lock(config_mutex_);
+    options_.cni_conf_dir = dir;
+    watch_ = ConfDirWatch(dir);  // reports a change on its first call: the config is re-selected
+  }
+
   void recover(const std::vector<std::string>& live_ids) {
     std::set<std::string> live(live_ids.begin(), live_ids.end());
     std::set<std::string> live_veths;
+    std::set<std::string> with_record;  // live pods whose setup finished (saved its record)
     std::string first_error;
     auto note = [&](const Error& e) {
       if (first_error.empty()) first_error = e.what();
@@ -155,6 +164,7 @@ class PodNetwork::Impl {
         continue;
       }
       if (live.count(id)) {
+        with_record.insert(id);
         if (!record->host_veth.empty()) live_veths.insert(record->host_veth);
         continue;
       }
@@ -173,7 +183,9 @@ class PodNetwork::Impl {
       }
     }
     try {
-      builtin_.recover(live, live_veths);
+      // IPs and host ports are kept only for those: a live pod without a record is one whose
+      // setup a crash cut short (it never got its network).
+      builtin_.recover(with_record, live_veths);
     } catch (const Error& e) {
       note(e);
     }
@@ -185,7 +197,7 @@ class PodNetwork::Impl {
   PodRecordStore records_;
   BuiltinNetwork builtin_;
   CniNetwork cni_;
-  mutable std::mutex config_mutex_;  // guards watch_ and selection_
+  mutable std::mutex config_mutex_;  // guards watch_, selection_ and options_.cni_conf_dir
   mutable ConfDirWatch watch_;
   mutable CniConfigSelection selection_;
 };
@@ -199,6 +211,7 @@ void PodNetwork::teardown(const PodNetworkRequest& request, bool netns_going_awa
 void PodNetwork::check(const PodNetworkRequest& request) { impl_->check(request); }
 PodNetwork::Status PodNetwork::status() const { return impl_->status(); }
 void PodNetwork::set_pod_cidr(const std::string& cidr) { impl_->set_pod_cidr(cidr); }
+void PodNetwork::set_cni_conf_dir(const std::string& dir) { impl_->set_cni_conf_dir(dir); }
 void PodNetwork::recover(const std::vector<std::string>& live_sandbox_ids) {
   impl_->recover(live_sandbox_ids);
 }

@@ -50,7 +50,7 @@ void PodRecordStore::save(const PodRecord& r) {
                      {"host_port", m.host_port}, {"host_ip", m.host_ip}});
   }
   nlohmann::json j = {{"sandbox_id", r.sandbox_id}, {"mode", r.mode}, {"ip", r.ip},
-                      {"host_veth", r.host_veth}, {"netns_path", r.netns_path},
+                      {"ipv6", r.ipv6}, {"host_veth", r.host_veth}, {"netns_path", r.netns_path},
                       {"port_mappings", ports}};
   replace_file_unsynced(path_of(r.sandbox_id), j.dump());
 }
@@ -64,6 +64,7 @@ std::optional<PodRecord> PodRecordStore::load(const std::string& sandbox_id) con
   r.sandbox_id = sandbox_id;
   r.mode = j.value("mode", "");
   r.ip = j.value("ip", "");
+  r.ipv6 = j.value("ipv6", "");
   r.host_veth = j.value("host_veth", "");
   r.netns_path = j.value("netns_path", "");
   if (j.contains("port_mappings") && j["port_mappings"].is_array()) {

@@ -12,10 +12,11 @@ namespace crisp::network {
 struct PodRecord {
   std::string sandbox_id;
   std::string mode;  // "builtin" | "cni"
-  std::string ip;
+  std::string ip;    // built-in: the IPv4 address ("" if none); CNI: the primary IP
+  std::string ipv6;  // built-in: the IPv6 address ("" if none)
   std::string host_veth;  // built-in
   std::string netns_path;
-  std::vector<PortMapping> port_mappings;  // built-in host ports
+  std::vector<PortMapping> port_mappings;  // built-in host ports (of either family)
 };
 
 class PodRecordStore {

@@ -18,14 +18,14 @@ grpc::Status RuntimeServiceImpl::UpdateRuntimeConfig(grpc::ServerContext*,
                                                      const ::runtime::v1::UpdateRuntimeConfigRequest* request,
                                                      ::runtime::v1::UpdateRuntimeConfigResponse*) {
   return rpc("UpdateRuntimeConfig", *request, [&] {
+    // One CIDR, or the kubelet's dual-stack list ("10.88.0.0/16,fd00:88::/64"; the first one is the
+    // pods' primary IP family). A bad value is refused (InvalidArgument) and changes nothing.
     const std::string& cidr = request->runtime_config().network_config().pod_cidr();
     if (cidr.empty()) return;
-    {
-      std::lock_guard<std::mutex> lock(ctx_.mu);
-      if (cidr == ctx_.pod_cidr) return;
-      ctx_.pod_cidr = cidr;
-    }
+    std::lock_guard<std::mutex> lock(ctx_.mu);  // also orders concurrent updates
+    if (cidr == ctx_.pod_cidr) return;
     if (ctx_.network) ctx_.network->set_pod_cidr(cidr);
+    ctx_.pod_cidr = cidr;
   });
 }
 

@@ -71,23 +71,52 @@ void PodNetns::destroy() {
 
 namespace {
 
-UniqueFd socket_in(int netns_fd) {
-  if (netns_fd < 0) return UniqueFd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+UniqueFd socket_in(int netns_fd, int family) {
+  if (netns_fd < 0) return UniqueFd(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
   NetnsEntry entry(netns_fd);
-  return UniqueFd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  return UniqueFd(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+}
+
+// The peer's address as text; IPv4-mapped IPv6 addresses as plain IPv4.
+std::string address_text(const sockaddr_storage& peer) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (peer.ss_family == AF_INET) {
+    ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(peer).sin_addr, text, sizeof text);
+    return text;
+  }
+  const auto& v6 = reinterpret_cast<const sockaddr_in6&>(peer);
+  if (IN6_IS_ADDR_V4MAPPED(&v6.sin6_addr)) {
+    ::inet_ntop(AF_INET, &v6.sin6_addr.s6_addr[12], text, sizeof text);
+  } else {
+    ::inet_ntop(AF_INET6, &v6.sin6_addr, text, sizeof text);
+  }
+  return text;
 }
 
 }  // namespace
 
 UniqueFd listen_tcp(int netns_fd, int port) {
-  UniqueFd fd = socket_in(netns_fd);
-  if (!fd) throw_errno("socket");
-  int one = 1;
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) throw_errno("bind");
+  // One dual-stack socket (IPv4 connections arrive as IPv4-mapped); plain IPv4 without IPv6.
+  UniqueFd fd = socket_in(netns_fd, AF_INET6);
+  if (fd) {
+    int zero = 0, one = 1;
+    ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in6 addr{};
+    addr.sin6_family = AF_INET6;
+    addr.sin6_port = htons(static_cast<uint16_t>(port));
+    addr.sin6_addr = in6addr_any;
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) throw_errno("bind");
+  } else {
+    fd = socket_in(netns_fd, AF_INET);
+    if (!fd) throw_errno("socket");
+    int one = 1;
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) throw_errno("bind");
+  }
   if (::listen(fd.get(), 8) != 0) throw_errno("listen");
   return fd;
 }
@@ -113,28 +142,38 @@ void serve_peer_address_once(UniqueFd listener) {
   std::thread([listener = std::move(listener)]() mutable {
     pollfd p{listener.get(), POLLIN, 0};
     if (::poll(&p, 1, 5000) != 1) return;
-    sockaddr_in peer{};
+    sockaddr_storage peer{};
     socklen_t len = sizeof peer;
     UniqueFd conn(::accept4(listener.get(), reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC));
     listener.reset();
     if (!conn) return;
-    char text[INET_ADDRSTRLEN] = {};
-    ::inet_ntop(AF_INET, &peer.sin_addr, text, sizeof text);
-    std::string answer = text;
+    std::string answer = address_text(peer);
     [[maybe_unused]] auto w = ::write(conn.get(), answer.data(), answer.size());
   }).detach();
 }
 
 std::string tcp_exchange(int netns_fd, const std::string& ip, int port, int timeout_ms) {
-  UniqueFd fd = socket_in(netns_fd);
+  const bool ipv6 = ip.find(':') != std::string::npos;
+  UniqueFd fd = socket_in(netns_fd, ipv6 ? AF_INET6 : AF_INET);
   if (!fd) throw_errno("socket");
   int flags = ::fcntl(fd.get(), F_GETFL);
   ::fcntl(fd.get(), F_SETFL, flags | O_NONBLOCK);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  ::inet_pton(AF_INET, ip.c_str(), &addr.sin_addr);
-  int rc = ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  sockaddr_storage storage{};
+  socklen_t addr_len = 0;
+  if (ipv6) {
+    auto& addr = reinterpret_cast<sockaddr_in6&>(storage);
+    addr.sin6_family = AF_INET6;
+    addr.sin6_port = htons(static_cast<uint16_t>(port));
+    ::inet_pton(AF_INET6, ip.c_str(), &addr.sin6_addr);
+    addr_len = sizeof addr;
+  } else {
+    auto& addr = reinterpret_cast<sockaddr_in&>(storage);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    ::inet_pton(AF_INET, ip.c_str(), &addr.sin_addr);
+    addr_len = sizeof addr;
+  }
+  int rc = ::connect(fd.get(), reinterpret_cast<sockaddr*>(&storage), addr_len);
   if (rc != 0 && errno != EINPROGRESS) return "";
   pollfd p{fd.get(), POLLOUT, 0};
   if (::poll(&p, 1, timeout_ms) != 1) return "";

@@ -36,13 +36,14 @@ class PodNetns {
   UniqueFd fd_;
 };
 
-// A TCP socket listening on port inside the netns (netns_fd -1: the test's own netns).
+// A TCP socket listening on port inside the netns (netns_fd -1: the test's own netns), for IPv4
+// and IPv6 (one dual-stack socket).
 UniqueFd listen_tcp(int netns_fd, int port);
 // Accepts one connection in a thread and answers "pong:" + what it read. Returns immediately.
 void serve_once(UniqueFd listener);
 // Accepts one connection in a thread and answers with the client's IP address as it sees it.
 void serve_peer_address_once(UniqueFd listener);
-// Connects from inside netns_fd (-1: own netns) to ip:port, sends "ping", returns the answer
+// Connects from inside netns_fd (-1: own netns) to ip:port (IPv4 or IPv6), sends "ping", returns the answer
 // ("" when the connection fails within timeout_ms).
 std::string tcp_exchange(int netns_fd, const std::string& ip, int port, int timeout_ms = 2000);
 // Runs /bin/busybox with args inside the netns; returns the exit status.
