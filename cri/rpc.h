@@ -24,7 +24,11 @@ namespace crisp::cri {
 
 grpc::StatusCode to_grpc_code(ErrorKind kind);
 
-// Logs the outcome of an RPC: debug on success, warn/error on failure (with the message).
+// "OK", "NOT_FOUND", ... (the names of grpc/status.proto's codes; metrics label them so).
+std::string_view grpc_code_name(grpc::StatusCode code);
+
+// Logs the outcome of an RPC: debug on success, warn/error on failure (with the message), and
+// counts and times it (crisp_rpc_requests_total, crisp_rpc_duration_seconds).
 void log_rpc(std::string_view name, std::chrono::steady_clock::duration took, const grpc::Status& status);
 
 // The status for an RPC crisp does not implement.

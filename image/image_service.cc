@@ -57,6 +57,8 @@ ImageService::ImageService(ImageServiceOptions options) : options_(std::move(opt
 
 ImageService::~ImageService() = default;
 
+void ImageService::set_registry_config_dir(std::string dir) { registry_->set_config_dir(std::move(dir)); }
+
 void ImageService::load_records() {
   std::string dir = options_.root + "/images";
   DIR* d = ::opendir(dir.c_str());
@@ -162,6 +164,10 @@ void ImageService::remove(const std::string& ref) {
     std::lock_guard lock(records_mutex_);
     auto record = find_locked(ref);
     if (!record) return;
+    if (record->pinned) {
+      throw Error(ErrorKind::kFailedPrecondition, "image " + ref + " is pinned (imported with crisp images import); "
+                                                  "unpin it with `crisp images unpin " + ref + "` first");
+    }
     // By tag: untag, and remove the image only when that was its last tag.
     std::optional<std::string> tag;
     if (!is_sha256_digest(ref) && !is_hex(ref.rfind("sha256:", 0) == 0 ? ref.substr(7) : ref)) {
@@ -236,7 +242,7 @@ FsUsage ImageService::container_fs_usage() const {
   return out;
 }
 
-void ImageService::collect_garbage() {
+GcResult ImageService::collect_garbage() {
   std::lock_guard gc_lock(gc_mutex_);
   std::set<std::string> needed_blobs;
   std::set<std::string> needed_chains;
@@ -261,11 +267,14 @@ void ImageService::collect_garbage() {
       c = it == chains.end() ? "" : it->second.parent;
     }
   }
-  size_t blobs_removed = 0;
+  GcResult result;
+  size_t& blobs_removed = result.blobs_removed;
   for (const auto& digest : content_->list()) {
     if (needed_blobs.count(digest)) continue;
     try {
+      uint64_t bytes = content_->size(digest).value_or(0);
       content_->remove(digest);
+      if (!content_->has(digest)) result.bytes_removed += bytes;
       ++blobs_removed;
     } catch (const std::exception& e) {
       spdlog::warn("image gc: {}", e.what());
@@ -285,10 +294,11 @@ void ImageService::collect_garbage() {
     if (!needed_chains.count(id)) doomed.emplace_back(depth(id), id);
   }
   std::sort(doomed.rbegin(), doomed.rend());
-  size_t chains_removed = 0;
+  size_t& chains_removed = result.snapshots_removed;
   for (const auto& [d, id] : doomed) {
     try {
       snapshots_->remove_chain(id);
+      result.bytes_removed += chains[id].usage.bytes;
       ++chains_removed;
     } catch (const Error& e) {
       spdlog::debug("image gc: keeping chain {}: {}", id, e.what());
@@ -297,6 +307,7 @@ void ImageService::collect_garbage() {
   if (blobs_removed || chains_removed) {
     spdlog::info("image gc: removed {} blobs and {} layer snapshots", blobs_removed, chains_removed);
   }
+  return result;
 }
 
 }  // namespace crisp::image

@@ -75,6 +75,25 @@ struct ImageRecord {
   std::string media_type;                 // of the manifest
 };
 
+// Image archives (docker save / OCI image layout tars, see image/archive/image_archive.h).
+struct ImportOptions {
+  bool all_platforms = false;  // keep every platform's blobs (only the node's is unpacked)
+  bool pin = true;             // imported images are pinned unless asked otherwise
+};
+
+struct ImportedImage {
+  std::string id;
+  std::vector<std::string> repo_tags;
+  std::vector<std::string> repo_digests;
+};
+
+// What collect_garbage() deleted.
+struct GcResult {
+  size_t blobs_removed = 0;
+  size_t snapshots_removed = 0;  // layer chains
+  uint64_t bytes_removed = 0;    // blob bytes + the chains' disk bytes
+};
+
 // Filter for list(): empty = all; otherwise the image `ref` names (like find()).
 struct ImageFilter {
   std::string ref;
@@ -117,10 +136,23 @@ class ImageService {
 
   // By tag ref: removes that tag (and the image when no tag is left). By id or digest ref: removes
   // the image. Then deletes blobs and chains no image or container needs. Missing: no error.
+  // kFailedPrecondition for a pinned image (unpin it first).
   void remove(const std::string& ref);
 
-  // Marks an image pinned (ImageStatus/ListImages report it; the kubelet never GCs it).
+  // Marks an image pinned (ImageStatus/ListImages report it; the kubelet never GCs it and
+  // remove() refuses it).
   void set_pinned(const std::string& ref, bool pinned);
+
+  // Imports the images of a docker save or OCI image-layout tar (plain or compressed) read from
+  // `read` (fills buf with up to cap bytes, 0 at the end). The node's platform is unpacked like a
+  // pull; tags are normalised and moved to the imported images; importing a present image adds
+  // its tags. kInvalidArgument for a broken or hostile archive; a failed import leaves nothing.
+  std::vector<ImportedImage> import_images(const std::function<size_t(char* buf, size_t cap)>& read,
+                                           const ImportOptions& options = {});
+  // Writes the images `refs` name as one OCI image-layout tar carrying a docker manifest.json
+  // (`docker load` and OCI tools read it). kNotFound for an unknown ref.
+  void export_images(const std::vector<std::string>& refs,
+                     const std::function<void(const char* data, size_t n)>& write);
 
   // The writable snapshot of a container on top of the image's layers (kNotFound for an unknown
   // image, kAlreadyExists when the container has one). The layers stay until remove_rootfs.
@@ -132,15 +164,19 @@ class ImageService {
   FsUsage container_fs_usage() const;
 
   // Deletes blobs and chains no image, container or running pull needs.
-  void collect_garbage();
+  GcResult collect_garbage();
 
   snapshot::Snapshotter& snapshotter() { return *snapshots_; }
   ContentStore& content() { return *content_; }
   const ImageServiceOptions& options() const { return options_; }
+  // Pulls that start later read <dir>/<host>/hosts.toml (crispd's SIGHUP); running pulls keep
+  // the directory they started with. options().registry_config_dir stays the initial one.
+  void set_registry_config_dir(std::string dir);
 
  private:
   class Lease;
   struct PullPlan;
+  class ArchiveSink;
 
   std::optional<ImageRecord> find_locked(const std::string& ref) const;  // records_mutex_ held
   void save_record_locked(const ImageRecord& record);                    // records_mutex_ held

@@ -177,7 +177,20 @@ static int on_progress(void* user, curl_off_t, curl_off_t dlnow, curl_off_t, cur
   return 0;
 }
 
-RegistryClient::RegistryClient(RegistryClientOptions options) : options_(std::move(options)) { global_init(); }
+RegistryClient::RegistryClient(RegistryClientOptions options)
+    : options_(std::move(options)), config_dir_(options_.config_dir) {
+  global_init();
+}
+
+std::string RegistryClient::config_dir() const {
+  std::lock_guard lock(config_dir_mutex_);
+  return config_dir_;
+}
+
+void RegistryClient::set_config_dir(std::string dir) {
+  std::lock_guard lock(config_dir_mutex_);
+  config_dir_ = std::move(dir);
+}
 
 RegistryClient::~RegistryClient() {
   for (CURL* c : pool_) curl_easy_cleanup(c);
@@ -209,7 +222,7 @@ void RegistryClient::release_handle(CURL* handle) {
 
 RegistrySession::RegistrySession(RegistryClient& client, Reference ref, PullAuth auth, CancelCheck cancelled)
     : client_(client), ref_(std::move(ref)), auth_(std::move(auth)), cancelled_(std::move(cancelled)) {
-  hosts_ = registry_hosts(client_.options().config_dir, ref_.domain);
+  hosts_ = registry_hosts(client_.config_dir(), ref_.domain);
 }
 
 RegistrySession::Result RegistrySession::perform(const RegistryHost& host, const std::string& url,

@@ -53,6 +53,10 @@ class RegistryClient {
   RegistryClient& operator=(const RegistryClient&) = delete;
 
   const RegistryClientOptions& options() const { return options_; }
+  // The hosts.toml directory a new session reads (options().config_dir until set_config_dir).
+  std::string config_dir() const;
+  // Later sessions read `dir` (crispd's SIGHUP); running ones keep theirs.
+  void set_config_dir(std::string dir);
   TokenCache& tokens() { return tokens_; }
 
   // A pooled curl easy handle (keeps its connections alive between requests).
@@ -61,6 +65,8 @@ class RegistryClient {
 
  private:
   RegistryClientOptions options_;
+  mutable std::mutex config_dir_mutex_;  // guards config_dir_
+  std::string config_dir_;
   TokenCache tokens_;
   std::mutex pool_mutex_;        // guards pool_
   std::vector<CURL*> pool_;      // idle easy handles

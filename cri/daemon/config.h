@@ -35,6 +35,8 @@ struct Config {
   // [streaming]
   std::string stream_address = "127.0.0.1:0";
   int stream_token_timeout_seconds = 60;
+  // [metrics]
+  std::string metrics_address;  // HOST:PORT of the Prometheus endpoint; empty: off
 
   // Files that were read to make this config, in order (for `config dump` and Status verbose).
   std::vector<std::string> sources;
@@ -58,5 +60,29 @@ Config load_config(const std::string& path, bool required);
 
 // Checks cross-field constraints (log level names, modes, ranges). Throws kInvalidArgument.
 void validate_config(const Config& config);
+
+// One option of the table, as the flag parser, `config reference` and SIGHUP see it.
+struct ConfigOption {
+  std::string key;          // dotted TOML key: "image.max_concurrent_downloads"
+  std::string flag;         // its command-line flag: "--max-concurrent-downloads"
+  std::string help;
+  bool repeatable = false;  // a list: the flag may be given several times, one element each
+  bool live = false;        // SIGHUP applies a change without a restart
+};
+// Every option, in the order of `config default`.
+std::vector<ConfigOption> config_options();
+
+// The option's value in `config` as TOML text ('info', 3, ['/a', '/b']). Throws kInvalidArgument
+// for an unknown key.
+std::string config_value(const Config& config, const std::string& key);
+
+// Sets the option `key` from command-line values, one per occurrence of its flag (the last wins,
+// except for a repeatable option, which takes them all). Checks them as the TOML loader does;
+// throws kInvalidArgument naming the flag.
+void set_config_flag(Config& config, const std::string& key, const std::vector<std::string>& values);
+
+// A Markdown table of every option: key, flag, default, description (`crispd config reference`,
+// README.md's configuration reference).
+std::string config_reference_markdown();
 
 }  // namespace crisp::cri

@@ -11,15 +11,22 @@
 #include <memory>
 #include <thread>
 
+#include "cri/admin/admin_service.h"
 #include "cri/context.h"
+#include "cri/daemon/config_reload.h"
+#include "cri/daemon/health_check.h"
 #include "cri/daemon/logging.h"
 #include "cri/daemon/socket_guard.h"
+#include "cri/daemon/systemd_notify.h"
+#include "cri/metrics/crispd_metrics.h"
+#include "cri/metrics/metrics_server.h"
 #include "cri/image_service/image_service.h"
 #include "cri/runtime_service/runtime_service.h"
 #include "cri/runtime_service/stream_backend.h"
 #include "cri/streaming/server.h"
 #include "network/network.h"
 #include "image/image_service.h"
+#include "runtime/base/cleanup.h"
 #include "runtime/base/error.h"
 #include "runtime/base/file_util.h"
 #include "runtime/runtime.h"
@@ -52,10 +59,13 @@ void block_daemon_signals() {
   ::signal(SIGPIPE, SIG_IGN);
 }
 
-Daemon::Daemon(Config config, std::string config_path)
-    : config_(std::move(config)), config_path_(std::move(config_path)) {}
+Daemon::Daemon(Config config, std::string config_path, std::function<Config()> load)
+    : config_(std::move(config)), config_path_(std::move(config_path)), load_(std::move(load)) {
+  if (!load_) load_ = [path = config_path_] { return load_config(path, false); };
+}
 
 int Daemon::run() {
+  SystemdNotifier systemd;  // first: it takes WATCHDOG_* out of the environment before threads start
   Context ctx;
   ctx.config = config_;
   SocketGuard socket(config_.socket, config_.state);
@@ -119,14 +129,24 @@ int Daemon::run() {
   streaming.start();
   ctx.streaming = &streaming;
   spdlog::info("streaming server on {}", streaming.base_url());
+  // [metrics] GET /metrics (Prometheus text format), off when metrics.address is empty.
+  std::unique_ptr<crisp::metrics::MetricsServer> metrics;
+  if (!config_.metrics_address.empty()) {
+    metrics = std::make_unique<crisp::metrics::MetricsServer>(
+        config_.metrics_address, [&ctx] { return crisp::metrics::scrape_crispd_metrics(ctx, crisp_version()); });
+    metrics->start();
+    spdlog::info("metrics on http://{}/metrics", metrics->address());
+  }
 
   RuntimeServiceImpl runtime_service(ctx);
   ImageServiceImpl image_service(ctx);
+  AdminServiceImpl admin_service(ctx);  // crisp.admin.v1 (the `crisp` CLI)
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix://" + config_.socket, grpc::InsecureServerCredentials());
   builder.RegisterService(&runtime_service);
   builder.RegisterService(&image_service);
+  builder.RegisterService(&admin_service);
   builder.SetMaxReceiveMessageSize(16 * 1024 * 1024);
   builder.SetMaxSendMessageSize(16 * 1024 * 1024);
   mode_t old_umask = ::umask(0117);
@@ -135,24 +155,31 @@ int Daemon::run() {
   if (!server) throw Error(ErrorKind::kUnavailable, "cannot serve gRPC on unix://" + config_.socket);
   socket.restrict_permissions();
   spdlog::info("serving CRI v1 on unix://{}", config_.socket);
+  systemd.ready("serving CRI v1 on unix://" + config_.socket);
+  CriHealthCheck health(config_.socket);
+  systemd.start_watchdog([&health](std::chrono::milliseconds deadline) { return health(deadline); });
+  Cleanup stop_watchdog([&systemd] { systemd.stop_watchdog(); });  // before `health` goes
 
+  Config running = config_;  // what SIGHUP compares a fresh load with
   sigset_t set = daemon_signals();
   for (;;) {
     int sig = 0;
     if (sigwait(&set, &sig) != 0) continue;
     if (sig == SIGHUP) {
+      systemd.reloading();
       try {
-        Config fresh = load_config(config_path_, false);
-        set_log_level(fresh.log_level);
-        spdlog::info("SIGHUP: log level now {}", fresh.log_level);
+        apply_config_reload(running, load_(), ReloadTargets{&images, &network});
       } catch (const std::exception& e) {
         spdlog::error("SIGHUP: keeping the current config: {}", e.what());
       }
+      systemd.ready("serving CRI v1 on unix://" + config_.socket);
       continue;
     }
     spdlog::info("received {}, shutting down (containers keep running)", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    systemd.stopping("shutting down (containers keep running)");
     break;
   }
+  if (metrics) metrics->stop();
   // A handler stuck in the kernel (a cgroup that will not drain, a hung mount) must not keep
   // crispd from stopping: every record is crash-safe, so after a grace period exit as a crash would.
   std::thread([] {

@@ -1,5 +1,8 @@
 // PullImage: pulls through the image service (resolve, layers, record) and returns the image id.
+#include <chrono>
+
 #include "cri/image_service/image_service.h"
+#include "cri/metrics/crispd_metrics.h"
 #include "cri/rpc.h"
 #include "image/image_service.h"
 #include "runtime/base/error.h"
@@ -22,7 +25,23 @@ grpc::Status ImageServiceImpl::PullImage(grpc::ServerContext* context, const ::r
     pull.auth.registry_token = auth.registry_token();
     // A kubelet that gives up (deadline, cancel) or a crispd shutdown stops the download.
     pull.cancelled = [context] { return context->IsCancelled(); };
-    response->set_image_ref(ctx_.images->pull(pull));
+    // Metrics: the outcome, the time, and the size of an image the store did not hold before.
+    auto start = std::chrono::steady_clock::now();
+    std::optional<crisp::image::ImageRecord> before;
+    std::string id;
+    try {
+      before = ctx_.images->find(pull.ref);
+      id = ctx_.images->pull(pull);
+    } catch (...) {
+      crisp::metrics::record_image_pull(false, 0, std::chrono::steady_clock::now() - start);
+      throw;
+    }
+    uint64_t bytes = 0;
+    if (!before || before->id != id) {
+      if (auto record = ctx_.images->find(id)) bytes = record->size;
+    }
+    crisp::metrics::record_image_pull(true, bytes, std::chrono::steady_clock::now() - start);
+    response->set_image_ref(id);
   });
 }
 
