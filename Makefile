@@ -12,7 +12,7 @@ BUILD_PKGS := build-essential cmake pkg-config git \
 TEST_PKGS  := busybox-static apache2-utils docker-registry containernetworking-plugins jq curl iproute2 util-linux
 PKGS       := $(BUILD_PKGS) $(TEST_PKGS)
 
-.PHONY: deps build run test bench clean
+.PHONY: deps build run test bench install package clean
 
 deps:
 	@missing=""; \
@@ -33,6 +33,15 @@ run: build
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j 1
+
+# Installs crispd, crisp-monitor, crisp, the systemd unit and /etc/crisp/crisp.toml (PREFIX, DESTDIR).
+PREFIX ?= /usr/local
+install: build
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX) --strip
+
+# build/crisp_<version>_<arch>.deb: the same files under /usr, Depends computed by dpkg-shlibdeps.
+package: build
+	cd $(BUILD) && cpack -G DEB
 
 # Side-by-side benchmark against Debian's containerd + runc (tests/bench/README.md). Not a test.
 bench: build

@@ -292,6 +292,9 @@ void CrispdFixture::connect() {
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
+  // ...and do not inherit the backoff state of the previous channel's subchannel (the global pool
+  // would hand the new channel the old connection attempt's schedule).
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   channel_ = grpc::CreateCustomChannel(endpoint(), grpc::InsecureChannelCredentials(), args);
   runtime_ = ::runtime::v1::RuntimeService::NewStub(channel_);
   images_ = ::runtime::v1::ImageService::NewStub(channel_);
@@ -313,6 +316,7 @@ void CrispdFixture::cleanup_leftovers() {
   unmount_under(dir_);
   run_quietly("ip link del " + bridge());
   run_quietly("nft delete table ip " + nft_table());
+  run_quietly("nft delete table ip6 " + nft_table());
   try {
     remove_tree(dir_);
   } catch (...) {
