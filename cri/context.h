@@ -31,8 +31,9 @@ struct Context {
   crisp::network::PodNetwork* network = nullptr;  // pod networking
   crisp::streaming::Server* streaming = nullptr;  // exec/attach/port-forward URLs
 
-  std::mutex mu;         // guards pod_cidr
+  std::mutex mu;         // guards pod_cidr and live_config
   std::string pod_cidr;  // last UpdateRuntimeConfig pod CIDR (empty: the configured one)
+  Config live_config;    // `config` plus what SIGHUP reloads applied since (read it with effective_config)
 };
 
 // NetworkReady as the Status RPC reports it.
@@ -42,6 +43,9 @@ struct NetworkState {
   std::string message;
 };
 NetworkState network_state(Context& ctx);
+
+// The config in effect now (the start-up config with the options SIGHUP reloaded), a copy.
+Config effective_config(Context& ctx);
 
 // crisp's version (from CMake's project version).
 const char* crisp_version();

@@ -12,7 +12,7 @@ namespace admin = ::crisp::admin::v1;
 
 grpc::Status AdminServiceImpl::Info(grpc::ServerContext*, const admin::InfoRequest*, admin::InfoResponse* response) {
   return rpc("Info", [&] {
-    const Config& config = ctx_.config;
+    const Config config = effective_config(ctx_);
     response->set_version(crisp_version());
     response->set_socket(config.socket);
     response->set_root(config.root);
@@ -62,7 +62,7 @@ grpc::Status AdminServiceImpl::GarbageCollect(grpc::ServerContext*, const admin:
 
 grpc::Status AdminServiceImpl::ConfigDump(grpc::ServerContext*, const admin::ConfigDumpRequest*,
                                           admin::ConfigDumpResponse* response) {
-  return rpc("ConfigDump", [&] { response->set_toml(config_to_toml(ctx_.config)); });
+  return rpc("ConfigDump", [&] { response->set_toml(config_to_toml(effective_config(ctx_))); });
 }
 
 }  // namespace crisp::cri

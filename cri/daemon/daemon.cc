@@ -68,6 +68,7 @@ int Daemon::run() {
   SystemdNotifier systemd;  // first: it takes WATCHDOG_* out of the environment before threads start
   Context ctx;
   ctx.config = config_;
+  ctx.live_config = config_;
   SocketGuard socket(config_.socket, config_.state);
   make_dirs(config_.root, 0711);
   detect_cgroups(ctx);
@@ -169,6 +170,8 @@ int Daemon::run() {
       systemd.reloading();
       try {
         apply_config_reload(running, load_(), ReloadTargets{&images, &network});
+        std::lock_guard<std::mutex> lock(ctx.mu);
+        ctx.live_config = running;
       } catch (const std::exception& e) {
         spdlog::error("SIGHUP: keeping the current config: {}", e.what());
       }

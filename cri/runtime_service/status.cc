@@ -39,7 +39,7 @@ grpc::Status RuntimeServiceImpl::Status(grpc::ServerContext*, const ::runtime::v
     response->mutable_features()->set_supplemental_groups_policy(false);
 
     if (request->verbose()) {
-      nlohmann::json info = nlohmann::json::parse(config_to_json(ctx_.config));
+      nlohmann::json info = nlohmann::json::parse(config_to_json(effective_config(ctx_)));
       (*response->mutable_info())["config"] = info.dump();
       nlohmann::json cgroup = {{"driver", ctx_.cgroup_driver}, {"version", ctx_.cgroup_version}};
       (*response->mutable_info())["cgroup"] = cgroup.dump();

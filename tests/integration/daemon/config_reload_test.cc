@@ -82,6 +82,13 @@ TEST(ConfigReloadTest, SighupChangesTheLogLevelLive) {
   ASSERT_TRUE(version_answers(*stub, std::chrono::seconds(5)));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_EQ(process.log().find("rpc Version ok", after), std::string::npos) << process.log().substr(after);
+  // Status verbose reports the config in effect, reloads included.
+  ::runtime::v1::StatusRequest status_req;
+  status_req.set_verbose(true);
+  ::runtime::v1::StatusResponse status;
+  auto ctx = client_context();
+  ASSERT_TRUE(stub->Status(ctx.get(), status_req, &status).ok());
+  EXPECT_NE(status.info().at("config").find("\"log_level\":\"warn\""), std::string::npos) << status.info().at("config");
   EXPECT_EQ(WEXITSTATUS(process.stop()), 0);
 }
 
