@@ -24,6 +24,7 @@ fi
 W=$(mktemp -d /tmp/crisp-bench-XXXXXX)
 PIDS=()
 NETNS_BEFORE=$(ls /run/netns 2>/dev/null || true)
+K8S_CGROUPS_BEFORE=$(ls -d /sys/fs/cgroup/*/k8s.io 2>/dev/null || true)
 cleanup() {
   set +e
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
@@ -38,6 +39,11 @@ cleanup() {
   # leaves pods behind).
   for n in $(ls /run/netns 2>/dev/null); do
     case $n in cni-*) grep -qx "$n" <<<"$NETNS_BEFORE" || ip netns del "$n" 2>/dev/null;; esac
+  done
+  # containerd's cgroupfs driver puts pods under <hierarchy>/k8s.io and never removes that parent.
+  for d in /sys/fs/cgroup/*/k8s.io; do
+    [ -d "$d" ] || continue
+    grep -qx "$d" <<<"$K8S_CGROUPS_BEFORE" || find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
   done
   ip link del crispbench0 2>/dev/null; ip link del cnibench0 2>/dev/null
   nft delete table ip crispbench 2>/dev/null
