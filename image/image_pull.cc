@@ -38,6 +38,7 @@ struct ImageService::PullPlan {
   Reference ref;
   std::vector<Descriptor> layers;
   std::vector<std::string> chain_ids;  // chain_ids[i] = chainID of layers[0..i]
+  std::atomic<uint64_t>* bytes_downloaded = nullptr;  // PullRequest::bytes_downloaded
 };
 
 std::string ImageService::pull(const PullRequest& request) {
@@ -47,11 +48,7 @@ std::string ImageService::pull(const PullRequest& request) {
   } catch (...) {
     // Nothing of a failed pull stays: what it stored is no longer leased and no image needs it.
     lease.release();
-    try {
-      collect_garbage();
-    } catch (const std::exception& e) {
-      spdlog::warn("image gc after a failed pull: {}", e.what());
-    }
+    collect_garbage_after("a failed pull");
     throw;
   }
 }
@@ -117,6 +114,7 @@ std::string ImageService::pull_image(const PullRequest& request, Lease& lease) {
   plan.ref = ref;
   plan.layers = manifest.layers;
   plan.chain_ids = snapshot::chain_ids(config.diff_ids);
+  plan.bytes_downloaded = request.bytes_downloaded;
   uint64_t size = manifest.config.size;
   for (const auto& layer : manifest.layers) {
     lease.add(layer.digest);
@@ -263,6 +261,7 @@ void ImageService::pull_layer_once(RegistrySession& session, const PullPlan& pla
           [&](const char* data, size_t n) {
             ingest->write(data, n);
             received += n;
+            if (plan.bytes_downloaded) plan.bytes_downloaded->fetch_add(n, std::memory_order_relaxed);
             auto now = Clock::now();
             if (now - last_report > std::chrono::seconds(5)) {
               last_report = now;

@@ -242,6 +242,14 @@ FsUsage ImageService::container_fs_usage() const {
   return out;
 }
 
+void ImageService::collect_garbage_after(const char* after) noexcept {
+  try {
+    collect_garbage();
+  } catch (const std::exception& e) {
+    spdlog::warn("image gc after {}: {}", after, e.what());
+  }
+}
+
 GcResult ImageService::collect_garbage() {
   std::lock_guard gc_lock(gc_mutex_);
   std::set<std::string> needed_blobs;

@@ -52,6 +52,9 @@ struct PullRequest {
   PullAuth auth;                                    // PullImageRequest.auth
   std::map<std::string, std::string> annotations;   // ImageSpec.annotations, kept in the record
   std::function<bool()> cancelled;                  // optional: true aborts the pull (client gone)
+  std::atomic<uint64_t>* bytes_downloaded = nullptr;  // optional: grows by the layer bytes this pull
+                                                    // fetches from the registry (shared downloads
+                                                    // count for the pull that makes them)
 };
 
 struct ImageRecord {
@@ -178,6 +181,8 @@ class ImageService {
   struct PullPlan;
   class ArchiveSink;
 
+  // collect_garbage() after an operation (`after`: "a failed pull", ...); failures only logged.
+  void collect_garbage_after(const char* after) noexcept;
   std::optional<ImageRecord> find_locked(const std::string& ref) const;  // records_mutex_ held
   void save_record_locked(const ImageRecord& record);                    // records_mutex_ held
   void delete_record_locked(const std::string& id);                      // records_mutex_ held

@@ -25,22 +25,18 @@ grpc::Status ImageServiceImpl::PullImage(grpc::ServerContext* context, const ::r
     pull.auth.registry_token = auth.registry_token();
     // A kubelet that gives up (deadline, cancel) or a crispd shutdown stops the download.
     pull.cancelled = [context] { return context->IsCancelled(); };
-    // Metrics: the outcome, the time, and the size of an image the store did not hold before.
+    // Metrics: the outcome, the time, and the layer bytes fetched from the registry.
     auto start = std::chrono::steady_clock::now();
-    std::optional<crisp::image::ImageRecord> before;
+    std::atomic<uint64_t> downloaded{0};
+    pull.bytes_downloaded = &downloaded;
     std::string id;
     try {
-      before = ctx_.images->find(pull.ref);
       id = ctx_.images->pull(pull);
     } catch (...) {
-      crisp::metrics::record_image_pull(false, 0, std::chrono::steady_clock::now() - start);
+      crisp::metrics::record_image_pull(false, downloaded.load(), std::chrono::steady_clock::now() - start);
       throw;
     }
-    uint64_t bytes = 0;
-    if (!before || before->id != id) {
-      if (auto record = ctx_.images->find(id)) bytes = record->size;
-    }
-    crisp::metrics::record_image_pull(true, bytes, std::chrono::steady_clock::now() - start);
+    crisp::metrics::record_image_pull(true, downloaded.load(), std::chrono::steady_clock::now() - start);
     response->set_image_ref(id);
   });
 }

@@ -21,8 +21,7 @@ CrispdMetrics::CrispdMetrics()
       image_pulls(registry.counter("crisp_image_pulls_total", "PullImage calls, by result (success or failure).",
                                    {"result"})),
       image_pull_bytes(registry.counter("crisp_image_pull_bytes_total",
-                                        "Size (config and compressed layers) of images pulled that were not "
-                                        "in the store before.")),
+                                        "Compressed layer bytes PullImage fetched from registries.")),
       image_pull_duration(registry.histogram("crisp_image_pull_duration_seconds",
                                              "Time of a successful PullImage.", {}, kPullBounds)),
       sandboxes(registry.gauge("crisp_sandboxes", "Pod sandboxes, by state.", {"state"})),
@@ -47,9 +46,8 @@ void record_rpc(std::string_view rpc, std::string_view code, std::chrono::steady
 void record_image_pull(bool ok, uint64_t bytes, std::chrono::steady_clock::duration took) {
   CrispdMetrics& m = crispd_metrics();
   m.image_pulls.inc({ok ? "success" : "failure"});
-  if (!ok) return;
-  m.image_pull_bytes.inc({}, static_cast<double>(bytes));
-  m.image_pull_duration.observe({}, seconds(took));
+  m.image_pull_bytes.inc({}, static_cast<double>(bytes));  // a failed pull fetched them too
+  if (ok) m.image_pull_duration.observe({}, seconds(took));
 }
 
 std::string scrape_crispd_metrics(crisp::cri::Context& ctx, std::string_view version) {

@@ -4,7 +4,7 @@
 //   crisp_rpc_requests_total{rpc,code}        counter   every CRI call (cri/rpc.cc), code = gRPC code name
 //   crisp_rpc_duration_seconds{rpc}           histogram
 //   crisp_image_pulls_total{result}           counter   success | failure (PullImage)
-//   crisp_image_pull_bytes_total              counter   size (config + compressed layers) of newly pulled images
+//   crisp_image_pull_bytes_total              counter   compressed layer bytes fetched from registries
 //   crisp_image_pull_duration_seconds         histogram successful pulls
 //   crisp_sandboxes{state}                    gauge     ready | notready, at scrape time
 //   crisp_containers{state}                   gauge     created | running | exited | unknown, at scrape time

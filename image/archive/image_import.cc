@@ -270,22 +270,12 @@ std::vector<ImportedImage> ImageService::import_images(const std::function<size_
     }
     bool unneeded = std::any_of(sink.stored.begin(), sink.stored.end(), [&](const auto& d) { return !kept.count(d); });
     lease.release();
-    if (unneeded) {
-      try {
-        collect_garbage();
-      } catch (const std::exception& e) {
-        spdlog::warn("image gc after an import: {}", e.what());
-      }
-    }
+    if (unneeded) collect_garbage_after("an import");
     return out;
   } catch (...) {
     // Nothing of a failed import stays: what it stored is no longer leased and no image needs it.
     lease.release();
-    try {
-      collect_garbage();
-    } catch (const std::exception& e) {
-      spdlog::warn("image gc after a failed import: {}", e.what());
-    }
+    collect_garbage_after("a failed import");
     throw;
   }
 }
