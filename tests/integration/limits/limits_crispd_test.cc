@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "tests/integration/runtime/runtime_fixture.h"
+#include "tests/support/cri_pods.h"
 #include "tests/support/crispd_fixture.h"
 #include "tests/support/registry_fixture.h"
 #include "tests/support/test_images.h"
@@ -44,74 +45,24 @@ class LimitsCrispdTest : public ::testing::Test {
     CrispdOptions options;
     options.config_toml = "[runtime]\nmonitor_path = \"" + runtime::test::monitor_binary() + "\"\n";
     crispd_ = std::make_unique<CrispdFixture>(options);
-    v1::PullImageRequest req;
-    req.mutable_image()->set_image(images_->busybox.ref);
-    v1::PullImageResponse resp;
-    auto ctx = client_context(60s);
-    auto status = crispd_->images().PullImage(ctx.get(), req, &resp);
-    ASSERT_TRUE(status.ok()) << status.error_message();
+    pull(crispd_->images(), images_->busybox.ref);
   }
   void TearDown() override {
-    if (crispd_ && crispd_->running()) {
-      v1::ListPodSandboxResponse pods;
-      auto ctx = client_context();
-      if (crispd_->runtime().ListPodSandbox(ctx.get(), {}, &pods).ok()) {
-        for (const auto& pod : pods.items()) {
-          v1::RemovePodSandboxRequest req;
-          req.set_pod_sandbox_id(pod.id());
-          v1::RemovePodSandboxResponse resp;
-          auto c = client_context();
-          EXPECT_TRUE(crispd_->runtime().RemovePodSandbox(c.get(), req, &resp).ok());
-        }
-      }
-    }
+    if (crispd_ && crispd_->running()) remove_all_pods(crispd_->runtime());
     crispd_.reset();
     for (const auto& path : cgroups_) {
       EXPECT_FALSE(std::filesystem::exists("/sys/fs/cgroup/memory" + path)) << path << " left behind";
     }
   }
 
-  std::string runp(const std::string& name) {
-    v1::RunPodSandboxRequest req;
-    auto* c = req.mutable_config();
-    c->mutable_metadata()->set_name(name);
-    c->mutable_metadata()->set_uid("uid-" + name);
-    c->mutable_metadata()->set_namespace_("default");
-    c->set_log_directory(crispd_->dir() + "/logs/" + name);
-    v1::RunPodSandboxResponse resp;
-    auto ctx = client_context();
-    auto status = crispd_->runtime().RunPodSandbox(ctx.get(), req, &resp);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return resp.pod_sandbox_id();
-  }
+  std::string runp(const std::string& name) { return run_pod(crispd_->runtime(), pod_config(name, crispd_->dir() + "/logs")); }
 
-  grpc::Status create(const std::string& pod, v1::ContainerConfig config, std::string* id) {
-    v1::CreateContainerRequest req;
-    req.set_pod_sandbox_id(pod);
-    config.mutable_image()->set_image(images_->busybox.ref);
-    *req.mutable_config() = config;
-    v1::CreateContainerResponse resp;
-    auto ctx = client_context();
-    auto status = crispd_->runtime().CreateContainer(ctx.get(), req, &resp);
-    *id = resp.container_id();
-    return status;
-  }
-
-  void start(const std::string& id) {
-    v1::StartContainerRequest req;
-    req.set_container_id(id);
-    v1::StartContainerResponse resp;
-    auto ctx = client_context();
-    auto status = crispd_->runtime().StartContainer(ctx.get(), req, &resp);
-    ASSERT_TRUE(status.ok()) << status.error_message();
+  grpc::Status create(const std::string& pod, const v1::ContainerConfig& config, std::string* id) {
+    return try_create_container(crispd_->runtime(), pod, config, id);
   }
 
   static v1::ContainerConfig sleeper(const std::string& name) {
-    v1::ContainerConfig c;
-    c.mutable_metadata()->set_name(name);
-    c.add_command("sleep");
-    c.add_command("1000");
-    return c;
+    return container_config(name, images_->busybox.ref, {"sleep", "1000"});
   }
 
   std::unique_ptr<CrispdFixture> crispd_;
@@ -136,7 +87,8 @@ TEST_F(LimitsCrispdTest, UpdateAndStatsOverCri) {
   std::string id;
   auto status = create(pod, config, &id);
   ASSERT_TRUE(status.ok()) << status.error_message();
-  start(id);
+  status = try_start_container(crispd_->runtime(), id);
+  ASSERT_TRUE(status.ok()) << status.error_message();
 
   // Where its cgroup is: /proc/<pid>/cgroup of the container process.
   v1::ContainerStatusRequest sreq;

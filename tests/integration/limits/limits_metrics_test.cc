@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "tests/integration/runtime/runtime_fixture.h"
+#include "tests/support/cri_pods.h"
 #include "tests/support/crispd_fixture.h"
 #include "tests/support/registry_fixture.h"
 #include "tests/support/test_images.h"
@@ -52,87 +53,32 @@ class LimitsMetricsTest : public ::testing::Test {
     CrispdOptions options;
     options.config_toml = "[runtime]\nmonitor_path = \"" + runtime::test::monitor_binary() + "\"\n";
     crispd_ = std::make_unique<CrispdFixture>(options);
-    v1::PullImageRequest req;
-    req.mutable_image()->set_image(images_->busybox.ref);
-    v1::PullImageResponse resp;
-    auto ctx = client_context(60s);
-    auto status = crispd_->images().PullImage(ctx.get(), req, &resp);
-    ASSERT_TRUE(status.ok()) << status.error_message();
+    pull(crispd_->images(), images_->busybox.ref);
   }
   void TearDown() override {
-    if (crispd_ && crispd_->running()) {
-      v1::ListPodSandboxResponse pods;
-      auto ctx = client_context();
-      if (crispd_->runtime().ListPodSandbox(ctx.get(), {}, &pods).ok()) {
-        for (const auto& pod : pods.items()) {
-          v1::StopPodSandboxRequest sreq;
-          sreq.set_pod_sandbox_id(pod.id());
-          v1::StopPodSandboxResponse sresp;
-          auto s = client_context();
-          EXPECT_TRUE(crispd_->runtime().StopPodSandbox(s.get(), sreq, &sresp).ok());
-          v1::RemovePodSandboxRequest req;
-          req.set_pod_sandbox_id(pod.id());
-          v1::RemovePodSandboxResponse resp;
-          auto c = client_context();
-          EXPECT_TRUE(crispd_->runtime().RemovePodSandbox(c.get(), req, &resp).ok());
-        }
-      }
-    }
+    if (crispd_ && crispd_->running()) remove_all_pods(crispd_->runtime(), /*stop_first=*/true);
     crispd_.reset();
   }
 
   std::string runp(const std::string& name, bool host_network = false) {
-    v1::RunPodSandboxRequest req;
-    auto* c = req.mutable_config();
-    c->mutable_metadata()->set_name(name);
-    c->mutable_metadata()->set_uid("uid-" + name);
-    c->mutable_metadata()->set_namespace_("metrics-ns");
-    c->set_log_directory(crispd_->dir() + "/logs/" + name);
+    auto config = pod_config(name, crispd_->dir() + "/logs");
+    config.mutable_metadata()->set_namespace_("metrics-ns");
     if (host_network) {
-      c->mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(v1::NODE);
+      config.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(v1::NODE);
     }
-    v1::RunPodSandboxResponse resp;
-    auto ctx = client_context();
-    auto status = crispd_->runtime().RunPodSandbox(ctx.get(), req, &resp);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return resp.pod_sandbox_id();
+    return run_pod(crispd_->runtime(), config);
   }
 
-  std::string run_container(const std::string& pod, v1::ContainerConfig config) {
-    v1::CreateContainerRequest req;
-    req.set_pod_sandbox_id(pod);
-    config.mutable_image()->set_image(images_->busybox.ref);
-    *req.mutable_config() = config;
-    v1::CreateContainerResponse resp;
-    auto ctx = client_context();
-    auto status = crispd_->runtime().CreateContainer(ctx.get(), req, &resp);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    v1::StartContainerRequest sreq;
-    sreq.set_container_id(resp.container_id());
-    v1::StartContainerResponse sresp;
-    auto sctx = client_context();
-    status = crispd_->runtime().StartContainer(sctx.get(), sreq, &sresp);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return resp.container_id();
+  std::string run_container(const std::string& pod, const v1::ContainerConfig& config) {
+    return start_container(crispd_->runtime(), pod, config);
   }
 
   static v1::ContainerConfig container(const std::string& name, const std::vector<std::string>& cmd) {
-    v1::ContainerConfig c;
-    c.mutable_metadata()->set_name(name);
-    for (const auto& a : cmd) c.add_command(a);
-    return c;
+    return container_config(name, images_->busybox.ref, cmd);
   }
 
   v1::ExecSyncResponse exec(const std::string& id, const std::vector<std::string>& cmd) {
-    v1::ExecSyncRequest req;
-    req.set_container_id(id);
-    for (const auto& a : cmd) req.add_cmd(a);
-    req.set_timeout(20);
-    v1::ExecSyncResponse resp;
-    auto ctx = client_context();
-    auto status = crispd_->runtime().ExecSync(ctx.get(), req, &resp);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return resp;
+    return crisp::test::exec(crispd_->runtime(), id, cmd, 20);
   }
 
   v1::PodSandboxStats pod_stats(const std::string& pod) {

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "network/netlink.h"
+#include "tests/support/cri_pods.h"
 
 namespace crisp::test {
 
@@ -41,43 +42,26 @@ void CrispdPodsTest::SetUp() {
 }
 
 void CrispdPodsTest::TearDown() {
-  if (crispd_ && crispd_->running()) {
-    for (const auto& pod : list_pods()) remove_pod(pod.id());
-  }
+  if (crispd_ && crispd_->running()) remove_all_pods(crispd_->runtime(), /*stop_first=*/true);
   crispd_.reset();
 }
 
 void CrispdPodsTest::start_crispd(CrispdOptions options) {
   crispd_ = std::make_unique<CrispdFixture>(std::move(options));
   logs_ = crispd_->dir() + "/pod-logs";
-  v1::PullImageRequest req;
-  req.mutable_image()->set_image(images_->busybox.ref);
-  v1::PullImageResponse resp;
-  auto ctx = client_context(60s);
-  auto status = crispd_->images().PullImage(ctx.get(), req, &resp);
-  ASSERT_TRUE(status.ok()) << status.error_message();
+  pull(crispd_->images(), images_->busybox.ref);
 }
 
 grpc::Status CrispdPodsTest::try_runp(const std::string& name, const PodSpec& spec, std::string* id) {
-  v1::RunPodSandboxRequest req;
-  auto* c = req.mutable_config();
-  c->mutable_metadata()->set_name(name);
-  c->mutable_metadata()->set_uid("uid-" + name);
-  c->mutable_metadata()->set_namespace_("default");
-  c->set_hostname(name);
-  c->set_log_directory(logs_ + "/" + name);
+  auto config = pod_config(name, logs_);
   if (spec.host_port > 0) {
-    auto* m = c->add_port_mappings();
+    auto* m = config.add_port_mappings();
     m->set_protocol(v1::TCP);
     m->set_container_port(spec.container_port);
     m->set_host_port(spec.host_port);
     m->set_host_ip(spec.host_ip);
   }
-  v1::RunPodSandboxResponse resp;
-  auto ctx = client_context();
-  auto status = crispd_->runtime().RunPodSandbox(ctx.get(), req, &resp);
-  if (id) *id = resp.pod_sandbox_id();
-  return status;
+  return try_run_pod(crispd_->runtime(), config, id);
 }
 
 std::string CrispdPodsTest::runp(const std::string& name, const PodSpec& spec) {
@@ -89,73 +73,21 @@ std::string CrispdPodsTest::runp(const std::string& name, const PodSpec& spec) {
 
 std::string CrispdPodsTest::start_container(const std::string& pod, const std::string& name,
                                             const std::vector<std::string>& command) {
-  v1::CreateContainerRequest req;
-  req.set_pod_sandbox_id(pod);
-  auto* c = req.mutable_config();
-  c->mutable_metadata()->set_name(name);
-  c->mutable_image()->set_image(images_->busybox.ref);
-  for (const auto& arg : command) c->add_command(arg);
-  c->set_log_path(name + ".log");
-  v1::CreateContainerResponse resp;
-  auto ctx = client_context();
-  auto status = crispd_->runtime().CreateContainer(ctx.get(), req, &resp);
-  EXPECT_TRUE(status.ok()) << status.error_message();
-  v1::StartContainerRequest start;
-  start.set_container_id(resp.container_id());
-  v1::StartContainerResponse start_resp;
-  ctx = client_context();
-  status = crispd_->runtime().StartContainer(ctx.get(), start, &start_resp);
-  EXPECT_TRUE(status.ok()) << status.error_message();
-  return resp.container_id();
+  return crisp::test::start_container(crispd_->runtime(), pod, container_config(name, images_->busybox.ref, command));
 }
 
 v1::ExecSyncResponse CrispdPodsTest::exec(const std::string& container, const std::vector<std::string>& cmd,
                                           int timeout_s) {
-  v1::ExecSyncRequest req;
-  req.set_container_id(container);
-  for (const auto& a : cmd) req.add_cmd(a);
-  req.set_timeout(timeout_s);
-  v1::ExecSyncResponse resp;
-  auto ctx = client_context(std::chrono::seconds(timeout_s + 10));
-  auto status = crispd_->runtime().ExecSync(ctx.get(), req, &resp);
-  EXPECT_TRUE(status.ok()) << status.error_message();
-  return resp;
+  return crisp::test::exec(crispd_->runtime(), container, cmd, timeout_s);
 }
 
 v1::PodSandboxStatus CrispdPodsTest::pod_status(const std::string& pod) {
-  v1::PodSandboxStatusRequest req;
-  req.set_pod_sandbox_id(pod);
-  v1::PodSandboxStatusResponse resp;
-  auto ctx = client_context();
-  auto status = crispd_->runtime().PodSandboxStatus(ctx.get(), req, &resp);
-  EXPECT_TRUE(status.ok()) << status.error_message();
-  return resp.status();
+  return crisp::test::pod_status(crispd_->runtime(), pod).status();
 }
 
-std::vector<v1::PodSandbox> CrispdPodsTest::list_pods() {
-  v1::ListPodSandboxResponse pods;
-  auto ctx = client_context();
-  auto status = crispd_->runtime().ListPodSandbox(ctx.get(), {}, &pods);
-  EXPECT_TRUE(status.ok()) << status.error_message();
-  return {pods.items().begin(), pods.items().end()};
-}
+std::vector<v1::PodSandbox> CrispdPodsTest::list_pods() { return crisp::test::list_pods(crispd_->runtime()); }
 
-void CrispdPodsTest::remove_pod(const std::string& pod) {
-  {
-    v1::StopPodSandboxRequest req;
-    req.set_pod_sandbox_id(pod);
-    v1::StopPodSandboxResponse resp;
-    auto ctx = client_context();
-    auto status = crispd_->runtime().StopPodSandbox(ctx.get(), req, &resp);
-    EXPECT_TRUE(status.ok()) << "stop " << pod << ": " << status.error_message();
-  }
-  v1::RemovePodSandboxRequest req;
-  req.set_pod_sandbox_id(pod);
-  v1::RemovePodSandboxResponse resp;
-  auto ctx = client_context();
-  auto status = crispd_->runtime().RemovePodSandbox(ctx.get(), req, &resp);
-  EXPECT_TRUE(status.ok()) << "remove " << pod << ": " << status.error_message();
-}
+void CrispdPodsTest::remove_pod(const std::string& pod) { stop_and_remove_pod(crispd_->runtime(), pod); }
 
 std::string CrispdPodsTest::serve_hello(const std::string& pod, int port) {
   return start_container(pod, "server", {"nc", "-ll", "-p", std::to_string(port), "-e", "echo", "hello"});

@@ -2,7 +2,8 @@
 // Shared by the crispd-level network tests: a CrispdFixture started per test with the test's own
 // flags, pods and busybox containers through CRI, traffic from inside pods (ExecSync + busybox nc)
 // and from the test process, and counters of what pod networking leaves on the node (veths,
-// netns pins, IPAM files, nft elements, portmap chains).
+// netns pins, IPAM files, nft elements, portmap chains). The pod and container members are thin
+// wrappers over tests/support/cri_pods.h bound to this fixture's crispd and busybox image.
 //
 // These tests run in a network namespace of their own (private_netns.cc): every link, address,
 // nft table and iptables chain they see is theirs.

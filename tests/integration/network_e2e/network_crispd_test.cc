@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "runtime/base/unique_fd.h"
+#include "tests/support/cri_pods.h"
 #include "tests/support/crispd_fixture.h"
 #include "tests/support/registry_fixture.h"
 #include "tests/support/test_images.h"
@@ -100,111 +101,38 @@ class NetworkCrispdTest : public ::testing::Test {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root";
     crispd_ = std::make_unique<CrispdFixture>();
     logs_ = crispd_->dir() + "/pod-logs";
-    pull(images_->busybox.ref);
+    pull(crispd_->images(), images_->busybox.ref);
   }
 
   void TearDown() override {
-    if (crispd_ && crispd_->running()) {
-      v1::ListPodSandboxResponse pods;
-      auto ctx = client_context();
-      if (crispd_->runtime().ListPodSandbox(ctx.get(), {}, &pods).ok()) {
-        for (const auto& pod : pods.items()) remove_pod(pod.id());
-      }
-    }
+    if (crispd_ && crispd_->running()) remove_all_pods(crispd_->runtime(), /*stop_first=*/true);
     crispd_.reset();
   }
 
-  void pull(const std::string& ref) {
-    v1::PullImageRequest req;
-    req.mutable_image()->set_image(ref);
-    v1::PullImageResponse resp;
-    auto ctx = client_context(60s);
-    auto status = crispd_->images().PullImage(ctx.get(), req, &resp);
-    ASSERT_TRUE(status.ok()) << status.error_message();
-  }
-
   std::string runp(const std::string& name, int container_port = 0, int host_port = 0) {
-    v1::RunPodSandboxRequest req;
-    auto* c = req.mutable_config();
-    c->mutable_metadata()->set_name(name);
-    c->mutable_metadata()->set_uid("uid-" + name);
-    c->mutable_metadata()->set_namespace_("default");
-    c->set_hostname(name);
-    c->set_log_directory(logs_ + "/" + name);
+    auto config = pod_config(name, logs_);
     if (host_port > 0) {
-      auto* m = c->add_port_mappings();
+      auto* m = config.add_port_mappings();
       m->set_protocol(v1::TCP);
       m->set_container_port(container_port);
       m->set_host_port(host_port);
     }
-    v1::RunPodSandboxResponse resp;
-    auto ctx = client_context();
-    auto status = crispd_->runtime().RunPodSandbox(ctx.get(), req, &resp);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return resp.pod_sandbox_id();
+    return run_pod(crispd_->runtime(), config);
   }
 
   std::string start_container(const std::string& pod, const std::string& name,
                               const std::vector<std::string>& command) {
-    v1::CreateContainerRequest req;
-    req.set_pod_sandbox_id(pod);
-    auto* c = req.mutable_config();
-    c->mutable_metadata()->set_name(name);
-    c->mutable_image()->set_image(images_->busybox.ref);
-    for (const auto& arg : command) c->add_command(arg);
-    c->set_log_path(name + ".log");
-    v1::CreateContainerResponse resp;
-    auto ctx = client_context();
-    auto status = crispd_->runtime().CreateContainer(ctx.get(), req, &resp);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    v1::StartContainerRequest start;
-    start.set_container_id(resp.container_id());
-    v1::StartContainerResponse start_resp;
-    ctx = client_context();
-    status = crispd_->runtime().StartContainer(ctx.get(), start, &start_resp);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return resp.container_id();
+    return crisp::test::start_container(crispd_->runtime(), pod, container_config(name, images_->busybox.ref, command));
   }
 
   v1::ExecSyncResponse exec(const std::string& id, const std::vector<std::string>& cmd) {
-    v1::ExecSyncRequest req;
-    req.set_container_id(id);
-    for (const auto& a : cmd) req.add_cmd(a);
-    req.set_timeout(10);
-    v1::ExecSyncResponse resp;
-    auto ctx = client_context();
-    auto status = crispd_->runtime().ExecSync(ctx.get(), req, &resp);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return resp;
+    return crisp::test::exec(crispd_->runtime(), id, cmd, 10);
   }
 
   // The pod's IP as PodSandboxStatus reports it ("" on error).
-  std::string pod_ip(const std::string& pod) {
-    v1::PodSandboxStatusRequest req;
-    req.set_pod_sandbox_id(pod);
-    v1::PodSandboxStatusResponse resp;
-    auto ctx = client_context();
-    auto status = crispd_->runtime().PodSandboxStatus(ctx.get(), req, &resp);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return resp.status().network().ip();
-  }
+  std::string pod_ip(const std::string& pod) { return pod_status(crispd_->runtime(), pod).status().network().ip(); }
 
-  void remove_pod(const std::string& pod) {
-    {
-      v1::StopPodSandboxRequest req;
-      req.set_pod_sandbox_id(pod);
-      v1::StopPodSandboxResponse resp;
-      auto ctx = client_context();
-      auto status = crispd_->runtime().StopPodSandbox(ctx.get(), req, &resp);
-      EXPECT_TRUE(status.ok()) << status.error_message();
-    }
-    v1::RemovePodSandboxRequest req;
-    req.set_pod_sandbox_id(pod);
-    v1::RemovePodSandboxResponse resp;
-    auto ctx = client_context();
-    auto status = crispd_->runtime().RemovePodSandbox(ctx.get(), req, &resp);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-  }
+  void remove_pod(const std::string& pod) { stop_and_remove_pod(crispd_->runtime(), pod); }
 
   // Interfaces enslaved to the fixture's bridge (the host ends of pod veths).
   int veths_on_bridge() {

@@ -12,6 +12,7 @@
 
 #include "runtime/base/file_util.h"
 #include "tests/integration/runtime/runtime_fixture.h"
+#include "tests/support/cri_pods.h"
 #include "tests/support/crispd_fixture.h"
 #include "tests/support/registry_fixture.h"
 #include "tests/support/test_images.h"
@@ -44,82 +45,29 @@ class CrispdRuntimeTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (crispd_ && crispd_->running()) {
-      // Remove what the test made through the API; the fixture kills and unmounts the rest.
-      v1::ListPodSandboxResponse pods;
-      auto ctx = client_context();
-      if (crispd_->runtime().ListPodSandbox(ctx.get(), {}, &pods).ok()) {
-        for (const auto& pod : pods.items()) {
-          v1::RemovePodSandboxRequest req;
-          req.set_pod_sandbox_id(pod.id());
-          v1::RemovePodSandboxResponse resp;
-          auto c = client_context();
-          auto status = crispd_->runtime().RemovePodSandbox(c.get(), req, &resp);
-          EXPECT_TRUE(status.ok()) << status.error_message();
-        }
-      }
-    }
+    // Remove what the test made through the API; the fixture kills and unmounts the rest.
+    if (crispd_ && crispd_->running()) remove_all_pods(crispd_->runtime());
     crispd_.reset();
   }
 
-  void pull(const std::string& ref) {
-    v1::PullImageRequest req;
-    req.mutable_image()->set_image(ref);
-    v1::PullImageResponse resp;
-    auto ctx = client_context(60s);
-    auto status = crispd_->images().PullImage(ctx.get(), req, &resp);
-    ASSERT_TRUE(status.ok()) << status.error_message();
-  }
+  void pull(const std::string& ref) { crisp::test::pull(crispd_->images(), ref); }
 
   v1::PodSandboxConfig pod_config(const std::string& name) {
-    v1::PodSandboxConfig c;
-    c.mutable_metadata()->set_name(name);
-    c.mutable_metadata()->set_uid("uid-" + name);
-    c.mutable_metadata()->set_namespace_("default");
-    c.set_hostname(name);
-    c.set_log_directory(logs_ + "/" + name);
+    auto c = crisp::test::pod_config(name, logs_);
     (*c.mutable_labels())["app"] = name;
     return c;
   }
 
-  std::string runp(const std::string& name) {
-    v1::RunPodSandboxRequest req;
-    *req.mutable_config() = pod_config(name);
-    v1::RunPodSandboxResponse resp;
-    auto ctx = client_context();
-    auto status = crispd_->runtime().RunPodSandbox(ctx.get(), req, &resp);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return resp.pod_sandbox_id();
-  }
+  std::string runp(const std::string& name) { return run_pod(crispd_->runtime(), pod_config(name)); }
 
   grpc::Status create(const std::string& pod, const std::string& name, const std::string& image,
                       const std::vector<std::string>& command, std::string* id) {
-    v1::CreateContainerRequest req;
-    req.set_pod_sandbox_id(pod);
-    auto* c = req.mutable_config();
-    c->mutable_metadata()->set_name(name);
-    c->mutable_image()->set_image(image);
-    for (const auto& arg : command) c->add_command(arg);
-    c->set_log_path(name + ".log");
-    v1::CreateContainerResponse resp;
-    auto ctx = client_context();
-    auto status = crispd_->runtime().CreateContainer(ctx.get(), req, &resp);
-    *id = resp.container_id();
-    return status;
+    return try_create_container(crispd_->runtime(), pod, container_config(name, image, command), id);
   }
 
   std::string create_and_start(const std::string& pod, const std::string& name, const std::string& image,
                                const std::vector<std::string>& command) {
-    std::string id;
-    auto status = create(pod, name, image, command, &id);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    v1::StartContainerRequest req;
-    req.set_container_id(id);
-    v1::StartContainerResponse resp;
-    auto ctx = client_context();
-    status = crispd_->runtime().StartContainer(ctx.get(), req, &resp);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return id;
+    return start_container(crispd_->runtime(), pod, container_config(name, image, command));
   }
 
   v1::ContainerStatusResponse status_of(const std::string& id, bool verbose = false) {
@@ -144,19 +92,7 @@ class CrispdRuntimeTest : public ::testing::Test {
 
   v1::ExecSyncResponse exec(const std::string& id, const std::vector<std::string>& cmd, int64_t timeout,
                             grpc::Status* status_out = nullptr) {
-    v1::ExecSyncRequest req;
-    req.set_container_id(id);
-    for (const auto& a : cmd) req.add_cmd(a);
-    req.set_timeout(timeout);
-    v1::ExecSyncResponse resp;
-    auto ctx = client_context();
-    auto status = crispd_->runtime().ExecSync(ctx.get(), req, &resp);
-    if (status_out) {
-      *status_out = status;
-    } else {
-      EXPECT_TRUE(status.ok()) << status.error_message();
-    }
-    return resp;
+    return crisp::test::exec(crispd_->runtime(), id, cmd, timeout, status_out);
   }
 
   std::vector<v1::Container> list_containers(const v1::ContainerFilter& filter = {}) {
@@ -170,24 +106,9 @@ class CrispdRuntimeTest : public ::testing::Test {
 
   std::string create_and_start_with(const std::string& pod, const std::string& name,
                                     const std::function<void(v1::ContainerConfig&)>& customize) {
-    v1::CreateContainerRequest req;
-    req.set_pod_sandbox_id(pod);
-    auto* c = req.mutable_config();
-    c->mutable_metadata()->set_name(name);
-    c->mutable_image()->set_image(images_->busybox.ref);
-    c->set_log_path(name + ".log");
-    customize(*c);
-    v1::CreateContainerResponse resp;
-    auto ctx = client_context();
-    auto status = crispd_->runtime().CreateContainer(ctx.get(), req, &resp);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    v1::StartContainerRequest start;
-    start.set_container_id(resp.container_id());
-    v1::StartContainerResponse start_resp;
-    ctx = client_context();
-    status = crispd_->runtime().StartContainer(ctx.get(), start, &start_resp);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return resp.container_id();
+    auto c = container_config(name, images_->busybox.ref, {});
+    customize(c);
+    return start_container(crispd_->runtime(), pod, c);
   }
 
   pid_t pid_of(const std::string& id) {
@@ -274,18 +195,9 @@ TEST_F(CrispdRuntimeTest, CrictlFlow) {
   ctx = client_context();
   EXPECT_EQ(crispd_->runtime().ContainerStatus(ctx.get(), gone, &gone_resp).error_code(), grpc::StatusCode::NOT_FOUND);
 
-  v1::StopPodSandboxRequest stopp;
-  stopp.set_pod_sandbox_id(pod);
-  v1::StopPodSandboxResponse stopp_resp;
-  ctx = client_context();
-  ASSERT_TRUE(crispd_->runtime().StopPodSandbox(ctx.get(), stopp, &stopp_resp).ok());
-  v1::RemovePodSandboxRequest rmp;
-  rmp.set_pod_sandbox_id(pod);
-  v1::RemovePodSandboxResponse rmp_resp;
-  ctx = client_context();
-  ASSERT_TRUE(crispd_->runtime().RemovePodSandbox(ctx.get(), rmp, &rmp_resp).ok());
-  ctx = client_context();
-  ASSERT_TRUE(crispd_->runtime().RemovePodSandbox(ctx.get(), rmp, &rmp_resp).ok());
+  ASSERT_TRUE(try_stop_pod(crispd_->runtime(), pod).ok());
+  ASSERT_TRUE(try_remove_pod(crispd_->runtime(), pod).ok());
+  ASSERT_TRUE(try_remove_pod(crispd_->runtime(), pod).ok());  // idempotent
   EXPECT_TRUE(list_containers().empty());
 }
 
@@ -294,11 +206,7 @@ TEST_F(CrispdRuntimeTest, ImageConfigIsApplied) {
   auto pod = runp("configured");
   std::string id;
   ASSERT_TRUE(create(pod, "app", images_->config.ref, {}, &id).ok());
-  v1::StartContainerRequest start;
-  start.set_container_id(id);
-  v1::StartContainerResponse start_resp;
-  auto ctx = client_context();
-  ASSERT_TRUE(crispd_->runtime().StartContainer(ctx.get(), start, &start_resp).ok());
+  ASSERT_TRUE(try_start_container(crispd_->runtime(), id).ok());
   auto s = status_of(id).status();
   ASSERT_TRUE(runtime::test::wait_file_contains(s.log_path(), "configured"));
   auto out = exec(id, {"sh", "-c", "id; pwd; echo $FOO"}, 10);
@@ -312,29 +220,17 @@ TEST_F(CrispdRuntimeTest, ImageStopSignalIsUsed) {
   auto pod = runp("stopsignal");
   // Exits 42 on SIGUSR1 (the config image's StopSignal), ignores SIGTERM.
   std::string id;
-  v1::CreateContainerRequest req;
-  req.set_pod_sandbox_id(pod);
-  auto* c = req.mutable_config();
-  c->mutable_metadata()->set_name("usr1");
-  c->mutable_image()->set_image(images_->config.ref);
-  c->add_args("trap 'exit 42' USR1; trap '' TERM; echo ready; while true; do sleep 0.1; done");
-  c->set_log_path("usr1.log");
-  v1::CreateContainerResponse resp;
-  auto ctx = client_context();
-  ASSERT_TRUE(crispd_->runtime().CreateContainer(ctx.get(), req, &resp).ok());
-  id = resp.container_id();
-  v1::StartContainerRequest start;
-  start.set_container_id(id);
-  v1::StartContainerResponse start_resp;
-  ctx = client_context();
-  ASSERT_TRUE(crispd_->runtime().StartContainer(ctx.get(), start, &start_resp).ok());
+  auto c = container_config("usr1", images_->config.ref, {});
+  c.add_args("trap 'exit 42' USR1; trap '' TERM; echo ready; while true; do sleep 0.1; done");
+  ASSERT_TRUE(try_create_container(crispd_->runtime(), pod, c, &id).ok());
+  ASSERT_TRUE(try_start_container(crispd_->runtime(), id).ok());
   ASSERT_TRUE(runtime::test::wait_file_contains(status_of(id).status().log_path(), "ready"));
   v1::StopContainerRequest stop;
   stop.set_container_id(id);
   stop.set_timeout(10);
   v1::StopContainerResponse stop_resp;
   auto t0 = std::chrono::steady_clock::now();
-  ctx = client_context();
+  auto ctx = client_context();
   ASSERT_TRUE(crispd_->runtime().StopContainer(ctx.get(), stop, &stop_resp).ok());
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
   EXPECT_EQ(status_of(id).status().exit_code(), 42);
@@ -351,29 +247,19 @@ TEST_F(CrispdRuntimeTest, ErrorsAreClear) {
   EXPECT_NE(missing_cmd.error_message().find("/no/such/binary"), std::string::npos);
   auto unknown_pod = create("0123456789", "c", images_->busybox.ref, {"true"}, &id);
   EXPECT_EQ(unknown_pod.error_code(), grpc::StatusCode::NOT_FOUND);
-  v1::StartContainerRequest start;
-  start.set_container_id("does-not-exist");
-  v1::StartContainerResponse start_resp;
-  auto ctx = client_context();
-  EXPECT_EQ(crispd_->runtime().StartContainer(ctx.get(), start, &start_resp).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(try_start_container(crispd_->runtime(), "does-not-exist").error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_TRUE(list_containers().empty());
 
   // RuntimeClass handlers: "crisp" is served, others are refused before anything is made.
-  v1::RunPodSandboxRequest run;
-  *run.mutable_config() = pod_config("handler");
-  run.set_runtime_handler("kata");
-  v1::RunPodSandboxResponse run_resp;
-  ctx = client_context();
-  auto unknown_handler = crispd_->runtime().RunPodSandbox(ctx.get(), run, &run_resp);
+  auto handler_pod = pod_config("handler");
+  auto unknown_handler = try_run_pod(crispd_->runtime(), handler_pod, nullptr, "kata");
   EXPECT_EQ(unknown_handler.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(unknown_handler.error_message().find("kata"), std::string::npos);
   v1::ListPodSandboxResponse pods;
-  ctx = client_context();
+  auto ctx = client_context();
   ASSERT_TRUE(crispd_->runtime().ListPodSandbox(ctx.get(), {}, &pods).ok());
   EXPECT_EQ(pods.items_size(), 1);  // only "errors"
-  run.set_runtime_handler("crisp");
-  ctx = client_context();
-  auto crisp_handler = crispd_->runtime().RunPodSandbox(ctx.get(), run, &run_resp);
+  auto crisp_handler = try_run_pod(crispd_->runtime(), handler_pod, nullptr, "crisp");
   EXPECT_TRUE(crisp_handler.ok()) << crisp_handler.error_message();
 }
 
@@ -439,13 +325,10 @@ std::vector<std::string> cmd(std::initializer_list<const char*> words) { return 
 
 TEST_F(CrispdRuntimeTest, PodAndContainerFeatures) {
   pull(images_->busybox.ref);
-  v1::RunPodSandboxRequest run;
-  *run.mutable_config() = pod_config("features");
-  run.mutable_config()->mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::POD);
-  v1::RunPodSandboxResponse run_resp;
-  auto ctx = client_context();
-  ASSERT_TRUE(crispd_->runtime().RunPodSandbox(ctx.get(), run, &run_resp).ok());
-  std::string pod = run_resp.pod_sandbox_id();
+  auto features = pod_config("features");
+  features.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::POD);
+  std::string pod;
+  ASSERT_TRUE(try_run_pod(crispd_->runtime(), features, &pod).ok());
   auto pod_pid = [](v1::ContainerConfig& c) {
     c.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::POD);
   };
@@ -524,16 +407,8 @@ TEST_F(CrispdRuntimeTest, HundredPodsLeaveNothingBehind) {
   for (int i = 0; i < 100; ++i) {
     auto pod = runp("loop-" + std::to_string(i));
     auto id = create_and_start(pod, "c", images_->busybox.ref, {"sleep", "1000"});
-    v1::StopPodSandboxRequest stopp;
-    stopp.set_pod_sandbox_id(pod);
-    v1::StopPodSandboxResponse stopp_resp;
-    auto ctx = client_context();
-    ASSERT_TRUE(crispd_->runtime().StopPodSandbox(ctx.get(), stopp, &stopp_resp).ok());
-    v1::RemovePodSandboxRequest rmp;
-    rmp.set_pod_sandbox_id(pod);
-    v1::RemovePodSandboxResponse rmp_resp;
-    ctx = client_context();
-    ASSERT_TRUE(crispd_->runtime().RemovePodSandbox(ctx.get(), rmp, &rmp_resp).ok());
+    ASSERT_TRUE(try_stop_pod(crispd_->runtime(), pod).ok());
+    ASSERT_TRUE(try_remove_pod(crispd_->runtime(), pod).ok());
   }
   EXPECT_EQ(count_resources(crispd_->dir()), before);
   EXPECT_TRUE(list_containers().empty());

@@ -17,6 +17,7 @@
 
 #include "runtime/base/file_util.h"
 #include "tests/integration/runtime/runtime_fixture.h"
+#include "tests/support/cri_pods.h"
 #include "tests/support/crispd_fixture.h"
 #include "tests/support/registry_fixture.h"
 #include "tests/support/test_images.h"
@@ -114,22 +115,11 @@ class UsernsTest : public ::testing::Test {
     options.config_toml = "[runtime]\nmonitor_path = \"" + runtime::test::monitor_binary() + "\"\n";
     crispd_ = std::make_unique<CrispdFixture>(options);
     logs_ = crispd_->dir() + "/pod-logs";
-    v1::PullImageRequest req;
-    req.mutable_image()->set_image(images_->busybox.ref);
-    v1::PullImageResponse resp;
-    auto ctx = client_context(60s);
-    auto status = crispd_->images().PullImage(ctx.get(), req, &resp);
-    ASSERT_TRUE(status.ok()) << status.error_message();
+    pull(crispd_->images(), images_->busybox.ref);
   }
 
   void TearDown() override {
-    if (crispd_ && crispd_->running()) {
-      v1::ListPodSandboxResponse pods;
-      auto ctx = client_context();
-      if (crispd_->runtime().ListPodSandbox(ctx.get(), {}, &pods).ok()) {
-        for (const auto& pod : pods.items()) remove_pod(pod.id());
-      }
-    }
+    if (crispd_ && crispd_->running()) remove_all_pods(crispd_->runtime());
     crispd_.reset();
   }
 
@@ -141,24 +131,10 @@ class UsernsTest : public ::testing::Test {
     return resp.runtime_handlers_size() > 0 && resp.runtime_handlers(0).features().user_namespaces();
   }
 
-  v1::PodSandboxConfig pod_config(const std::string& name) {
-    v1::PodSandboxConfig c;
-    c.mutable_metadata()->set_name(name);
-    c.mutable_metadata()->set_uid("uid-" + name);
-    c.mutable_metadata()->set_namespace_("default");
-    c.set_hostname(name);
-    c.set_log_directory(logs_ + "/" + name);
-    return c;
-  }
+  v1::PodSandboxConfig pod_config(const std::string& name) { return crisp::test::pod_config(name, logs_); }
 
   grpc::Status runp(const v1::PodSandboxConfig& config, std::string* id) {
-    v1::RunPodSandboxRequest req;
-    *req.mutable_config() = config;
-    v1::RunPodSandboxResponse resp;
-    auto ctx = client_context();
-    auto status = crispd_->runtime().RunPodSandbox(ctx.get(), req, &resp);
-    *id = resp.pod_sandbox_id();
-    return status;
+    return try_run_pod(crispd_->runtime(), config, id);
   }
 
   std::string runp_userns(const std::string& name, v1::NamespaceMode pid = v1::CONTAINER) {
@@ -166,66 +142,35 @@ class UsernsTest : public ::testing::Test {
     auto* ns = config.mutable_linux()->mutable_security_context()->mutable_namespace_options();
     ns->set_pid(pid);
     set_userns(ns, v1::POD);
-    std::string id;
-    auto status = runp(config, &id);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return id;
+    return run_pod(crispd_->runtime(), config);
   }
 
-  void remove_pod(const std::string& id) {
-    v1::RemovePodSandboxRequest req;
-    req.set_pod_sandbox_id(id);
-    v1::RemovePodSandboxResponse resp;
-    auto ctx = client_context();
-    auto status = crispd_->runtime().RemovePodSandbox(ctx.get(), req, &resp);
-    EXPECT_TRUE(status.ok()) << status.error_message();
+  void remove_pod(const std::string& id) { crisp::test::remove_pod(crispd_->runtime(), id); }
+
+  // A busybox container config named `name` running `command`, changed by `customize`.
+  static v1::ContainerConfig busybox(const std::string& name, const std::vector<std::string>& command,
+                                     const std::function<void(v1::ContainerConfig&)>& customize) {
+    auto c = container_config(name, images_->busybox.ref, command);
+    customize(c);
+    return c;
   }
 
   grpc::Status create(const std::string& pod, const std::string& name, const std::vector<std::string>& command,
                       const std::function<void(v1::ContainerConfig&)>& customize, std::string* id) {
-    v1::CreateContainerRequest req;
-    req.set_pod_sandbox_id(pod);
-    auto* c = req.mutable_config();
-    c->mutable_metadata()->set_name(name);
-    c->mutable_image()->set_image(images_->busybox.ref);
-    for (const auto& arg : command) c->add_command(arg);
-    c->set_log_path(name + ".log");
-    customize(*c);
-    v1::CreateContainerResponse resp;
-    auto ctx = client_context();
-    auto status = crispd_->runtime().CreateContainer(ctx.get(), req, &resp);
-    *id = resp.container_id();
-    return status;
+    return try_create_container(crispd_->runtime(), pod, busybox(name, command, customize), id);
   }
 
   // Created with the pod's mappings (as the kubelet sends them) and started.
   std::string start_in_userns(const std::string& pod, const std::string& name, const std::vector<std::string>& command) {
-    std::string id;
-    auto status = create(pod, name, command, [](v1::ContainerConfig& c) {
+    return start_container(crispd_->runtime(), pod, busybox(name, command, [](v1::ContainerConfig& c) {
       auto* ns = c.mutable_linux()->mutable_security_context()->mutable_namespace_options();
       ns->set_pid(v1::CONTAINER);
       set_userns(ns, v1::POD);
-    }, &id);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    v1::StartContainerRequest start;
-    start.set_container_id(id);
-    v1::StartContainerResponse resp;
-    auto ctx = client_context();
-    status = crispd_->runtime().StartContainer(ctx.get(), start, &resp);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return id;
+    }));
   }
 
   v1::ExecSyncResponse exec(const std::string& id, const std::vector<std::string>& cmd) {
-    v1::ExecSyncRequest req;
-    req.set_container_id(id);
-    for (const auto& a : cmd) req.add_cmd(a);
-    req.set_timeout(10);
-    v1::ExecSyncResponse resp;
-    auto ctx = client_context();
-    auto status = crispd_->runtime().ExecSync(ctx.get(), req, &resp);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return resp;
+    return crisp::test::exec(crispd_->runtime(), id, cmd, 10);
   }
   std::string out(const std::string& id, const std::string& script) {
     auto r = exec(id, {"sh", "-c", script});
@@ -247,13 +192,7 @@ class UsernsTest : public ::testing::Test {
     return nlohmann::json::parse(status_of(id, true).info().at("info"))["pid"].get<pid_t>();
   }
   v1::PodSandboxStatusResponse pod_status(const std::string& id, bool verbose = false) {
-    v1::PodSandboxStatusRequest req;
-    req.set_pod_sandbox_id(id);
-    req.set_verbose(verbose);
-    v1::PodSandboxStatusResponse resp;
-    auto ctx = client_context();
-    EXPECT_TRUE(crispd_->runtime().PodSandboxStatus(ctx.get(), req, &resp).ok());
-    return resp;
+    return crisp::test::pod_status(crispd_->runtime(), id, verbose);
   }
   v1::ContainerStatus wait_exited(const std::string& id) {
     auto deadline = std::chrono::steady_clock::now() + 20s;
@@ -371,11 +310,7 @@ TEST_F(UsernsTest, PodUserNamespaceMapsRootAndOwnership) {
                              }, &admin);
   ASSERT_TRUE(admin_status.ok()) << admin_status.error_message();
   {
-    v1::StartContainerRequest start;
-    start.set_container_id(admin);
-    v1::StartContainerResponse resp;
-    auto ctx = client_context();
-    ASSERT_TRUE(crispd_->runtime().StartContainer(ctx.get(), start, &resp).ok());
+    ASSERT_TRUE(try_start_container(crispd_->runtime(), admin).ok());
     auto s = wait_exited(admin);
     EXPECT_EQ(s.exit_code(), 0) << runtime::test::log_text(runtime::test::read_cri_log(s.log_path()));
   }
@@ -411,20 +346,11 @@ TEST_F(UsernsTest, SharedPidNamespaceInsideTheUserNamespace) {
   std::string pod = runp_userns("userns-pid", v1::POD);
   ASSERT_FALSE(pod.empty());
   auto start_pid_pod = [&](const std::string& name, const std::vector<std::string>& command) {
-    std::string id;
-    auto status = create(pod, name, command, [](v1::ContainerConfig& c) {
+    return start_container(crispd_->runtime(), pod, busybox(name, command, [](v1::ContainerConfig& c) {
       auto* ns = c.mutable_linux()->mutable_security_context()->mutable_namespace_options();
       ns->set_pid(v1::POD);
       set_userns(ns, v1::POD);
-    }, &id);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    v1::StartContainerRequest start;
-    start.set_container_id(id);
-    v1::StartContainerResponse resp;
-    auto ctx = client_context();
-    status = crispd_->runtime().StartContainer(ctx.get(), start, &resp);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return id;
+    }));
   };
   std::string a = start_pid_pod("a", {"sleep", "3600"});
   std::string b = start_pid_pod("b", {"sleep", "3601"});
@@ -510,11 +436,7 @@ TEST_F(UsernsTest, ContainerMustUseThePodsUserNamespace) {
     c.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::CONTAINER);
   }, &id);
   ASSERT_TRUE(status.ok()) << status.error_message();
-  v1::StartContainerRequest start;
-  start.set_container_id(id);
-  v1::StartContainerResponse resp;
-  auto ctx = client_context();
-  ASSERT_TRUE(crispd_->runtime().StartContainer(ctx.get(), start, &resp).ok());
+  ASSERT_TRUE(try_start_container(crispd_->runtime(), id).ok());
   auto done = wait_exited(id);
   EXPECT_EQ(squeeze(runtime::test::log_text(runtime::test::read_cri_log(done.log_path()))), "0 100000 65536");
 }
@@ -547,11 +469,7 @@ TEST_F(UsernsTest, VolumesWithMappingsAreIdmappedAndRestartKeepsThePod) {
   std::string id;
   auto status = create(pod, "volumes", {"sleep", "3600"}, [&](v1::ContainerConfig& c) { with_mounts(c, volume, true); }, &id);
   ASSERT_TRUE(status.ok()) << status.error_message();
-  v1::StartContainerRequest start;
-  start.set_container_id(id);
-  v1::StartContainerResponse resp;
-  auto ctx = client_context();
-  status = crispd_->runtime().StartContainer(ctx.get(), start, &resp);
+  status = try_start_container(crispd_->runtime(), id);
   ASSERT_TRUE(status.ok()) << status.error_message();
   // Idmapped: host root's file is root's inside, and root's writes are host root's on disk.
   EXPECT_EQ(out(id, "stat -c %u /mapped/from-host && touch /mapped/from-pod && stat -c %u /mapped/from-pod"), "0\n0\n");
@@ -589,11 +507,7 @@ TEST_F(UsernsTest, NodeModeIsTheHostsUserNamespace) {
     set_userns(c.mutable_linux()->mutable_security_context()->mutable_namespace_options(), v1::NODE);
   }, &id);
   ASSERT_TRUE(status.ok()) << status.error_message();
-  v1::StartContainerRequest start;
-  start.set_container_id(id);
-  v1::StartContainerResponse resp;
-  auto ctx = client_context();
-  ASSERT_TRUE(crispd_->runtime().StartContainer(ctx.get(), start, &resp).ok());
+  ASSERT_TRUE(try_start_container(crispd_->runtime(), id).ok());
   EXPECT_EQ(squeeze(out(id, "cat /proc/self/uid_map")), "0 0 4294967295");
   EXPECT_EQ(uid_line(pid_of(id)), "Uid: 0 0 0 0");
 }
