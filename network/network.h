@@ -12,6 +12,7 @@
 // switching is live. A pod is always torn down by the mode that set it up (a per-pod record).
 // All functions throw crisp::Error. Thread-safe.
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -99,6 +100,9 @@ class PodNetwork {
   void set_cni_conf_dir(const std::string& dir);
   // At start: tears down every pod not in live_sandbox_ids (records, IPAM, nft, stale veths).
   void recover(const std::vector<std::string>& live_sandbox_ids);
+  // The IPs a finished setup recorded for a pod (nullopt: none, or no setup finished). Lets crispd
+  // complete a RunPodSandbox that a crash cut between network setup and the sandbox record.
+  std::optional<PodNetworkResult> recorded_result(const std::string& sandbox_id) const;
   // "builtin" or "cni:<network name>" (what the next setup would use); "" if cni mode not ready.
   std::string mode() const;
 

@@ -41,6 +41,14 @@ NetworkMode parse_network_mode(const std::string& text) {
               "invalid network mode \"" + text + "\" (want auto, builtin or cni)");
 }
 
+// The pod's IPs in a result, primary first.
+static std::vector<std::string> ips_of(const PodNetworkResult& result) {
+  std::vector<std::string> ips;
+  if (!result.ip.empty()) ips.push_back(result.ip);
+  ips.insert(ips.end(), result.additional_ips.begin(), result.additional_ips.end());
+  return ips;
+}
+
 class PodNetwork::Impl {
  public:
   explicit Impl(NetworkOptions options)
@@ -78,6 +86,7 @@ class PodNetwork::Impl {
       record.mode = "cni";
       record.ip = result.ip;
       record.netns_path = request.netns_path;
+      record.ips = ips_of(result);
       records_.save(record);
       undo.dismiss();
     } else if (options_.mode == NetworkMode::kCni) {
@@ -87,6 +96,7 @@ class PodNetwork::Impl {
       // (which always follows a crash) releases those even when the pod lives on.
       result = builtin_.setup(request, record);
       Cleanup undo([&] { builtin_.teardown(record, true); });
+      record.ips = ips_of(result);
       records_.save(record);
       undo.dismiss();
     }
@@ -147,6 +157,21 @@ class PodNetwork::Impl {
     std::lock_guard lock(config_mutex_);
     options_.cni_conf_dir = dir;
     watch_ = ConfDirWatch(dir);  // reports a change on its first call: the config is re-selected
+  }
+
+  std::optional<PodNetworkResult> recorded_result(const std::string& sandbox_id) const {
+    auto record = records_.load(sandbox_id);
+    if (!record) return std::nullopt;
+    std::vector<std::string> ips = record->ips;
+    if (ips.empty()) {  // a record written before "ips" existed
+      if (!record->ip.empty()) ips.push_back(record->ip);
+      if (!record->ipv6.empty()) ips.push_back(record->ipv6);
+    }
+    if (ips.empty()) return std::nullopt;
+    PodNetworkResult result;
+    result.ip = ips.front();
+    result.additional_ips.assign(ips.begin() + 1, ips.end());
+    return result;
   }
 
   void recover(const std::vector<std::string>& live_ids) {
@@ -212,6 +237,9 @@ void PodNetwork::check(const PodNetworkRequest& request) { impl_->check(request)
 PodNetwork::Status PodNetwork::status() const { return impl_->status(); }
 void PodNetwork::set_pod_cidr(const std::string& cidr) { impl_->set_pod_cidr(cidr); }
 void PodNetwork::set_cni_conf_dir(const std::string& dir) { impl_->set_cni_conf_dir(dir); }
+std::optional<PodNetworkResult> PodNetwork::recorded_result(const std::string& sandbox_id) const {
+  return impl_->recorded_result(sandbox_id);
+}
 void PodNetwork::recover(const std::vector<std::string>& live_sandbox_ids) {
   impl_->recover(live_sandbox_ids);
 }

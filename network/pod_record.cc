@@ -51,7 +51,7 @@ void PodRecordStore::save(const PodRecord& r) {
   }
   nlohmann::json j = {{"sandbox_id", r.sandbox_id}, {"mode", r.mode}, {"ip", r.ip},
                       {"ipv6", r.ipv6}, {"host_veth", r.host_veth}, {"netns_path", r.netns_path},
-                      {"port_mappings", ports}};
+                      {"port_mappings", ports}, {"ips", r.ips}};
   replace_file_unsynced(path_of(r.sandbox_id), j.dump());
 }
 
@@ -67,6 +67,10 @@ std::optional<PodRecord> PodRecordStore::load(const std::string& sandbox_id) con
   r.ipv6 = j.value("ipv6", "");
   r.host_veth = j.value("host_veth", "");
   r.netns_path = j.value("netns_path", "");
+  if (j.contains("ips") && j["ips"].is_array()) {
+    for (const auto& ip : j["ips"])
+      if (ip.is_string()) r.ips.push_back(ip.get<std::string>());
+  }
   if (j.contains("port_mappings") && j["port_mappings"].is_array()) {
     for (const auto& p : j["port_mappings"]) {
       PortMapping m;

@@ -17,6 +17,7 @@ struct PodRecord {
   std::string host_veth;  // built-in
   std::string netns_path;
   std::vector<PortMapping> port_mappings;  // built-in host ports (of either family)
+  std::vector<std::string> ips;  // the pod's IPs as setup reported them, primary first
 };
 
 class PodRecordStore {

@@ -119,6 +119,15 @@ int Daemon::run() {
     for (const auto& sb : runtime.list_sandboxes())
       if (sb.state == crisp::runtime::SandboxState::kReady && !sb.netns_path.empty()) live.push_back(sb.id);
     network.recover(live);
+    // A crash between a pod's network setup and its sandbox record: the network is complete, so
+    // finish the record as RunPodSandbox would have (the kubelet then sees the pod's IPs).
+    for (const auto& sb : runtime.list_sandboxes()) {
+      if (sb.state != crisp::runtime::SandboxState::kReady || sb.netns_path.empty() || !sb.ip.empty()) continue;
+      if (auto result = network.recorded_result(sb.id)) {
+        runtime.set_sandbox_network(sb.id, result->ip, result->additional_ips);
+        spdlog::info("sandbox {}: network set up before a crash, IP {} recorded now", sb.id, result->ip);
+      }
+    }
   }
   ctx.network = &network;
   // [streaming]

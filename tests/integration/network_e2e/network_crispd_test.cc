@@ -16,6 +16,9 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "runtime/base/file_util.h"
 #include "runtime/base/unique_fd.h"
 #include "tests/support/cri_pods.h"
 #include "tests/support/crispd_fixture.h"
@@ -265,6 +268,27 @@ TEST_F(NetworkCrispdTest, SigkillOfCrispdKeepsLivePodsAndReleasesRemovedOnes) {
   for (int i = 2; i < kPods; ++i) remove_pod(pods[i]);
   EXPECT_EQ(veths_on_bridge_settled(0), 0);
   EXPECT_TRUE(ipam_allocations().empty()) << ipam_allocations().size() << " allocations left";
+}
+
+// A SIGKILL after the pod's network was set up but before its sandbox record got the IPs (as if
+// RunPodSandbox had been cut there): the restarted crispd completes the record from the network's.
+TEST_F(NetworkCrispdTest, SigkillBetweenNetworkSetupAndSandboxRecordIsCompletedOnRestart) {
+  std::string pod = runp("net-cut");
+  std::string ip = pod_ip(pod);
+  ASSERT_FALSE(ip.empty());
+  crispd_->kill9();
+  std::string record_path = crispd_->root() + "/sandboxes/" + pod + ".json";
+  auto record = nlohmann::json::parse(read_file(record_path));
+  record["ip"] = "";
+  record["additional_ips"] = nlohmann::json::array();
+  atomic_write_file(record_path, record.dump(), 0600);
+  crispd_->start();
+
+  EXPECT_EQ(pod_ip(pod), ip);
+  EXPECT_EQ(ipam_allocations().size(), 1u);
+  EXPECT_NE(crispd_->log().find("IP " + ip + " recorded now"), std::string::npos) << crispd_->log();
+  remove_pod(pod);
+  EXPECT_TRUE(ipam_allocations().empty());
 }
 
 }  // namespace
