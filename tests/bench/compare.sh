@@ -47,7 +47,7 @@ cleanup() {
   done
   ip link del crispbench0 2>/dev/null; ip link del cnibench0 2>/dev/null
   nft delete table ip crispbench 2>/dev/null
-  rm -rf "$W" /tmp/crisp-bench-logs
+  rm -rf "$W" /tmp/crisp-bench-logs /tmp/crisp-bench-logs-*
 }
 trap cleanup EXIT
 

@@ -1,6 +1,9 @@
 #include "tests/bench/cri_client.h"
 
+#include <stdlib.h>
+
 #include <chrono>
+#include <filesystem>
 #include <stdexcept>
 
 namespace crisp::bench {
@@ -27,6 +30,14 @@ CriClient::CriClient(const std::string& endpoint) {
   channel_ = grpc::CreateCustomChannel(endpoint, grpc::InsecureChannelCredentials(), args);
   runtime_ = v1::RuntimeService::NewStub(channel_);
   images_ = v1::ImageService::NewStub(channel_);
+  char root[] = "/tmp/crisp-bench-logs-XXXXXX";
+  if (::mkdtemp(root) == nullptr) throw std::runtime_error("mkdtemp /tmp/crisp-bench-logs-XXXXXX failed");
+  log_root_ = root;
+}
+
+CriClient::~CriClient() {
+  std::error_code ec;
+  std::filesystem::remove_all(log_root_, ec);
 }
 
 std::string CriClient::pull(const std::string& image) {
@@ -66,7 +77,7 @@ v1::PodSandboxConfig CriClient::pod_config(const std::string& name) const {
   c.mutable_metadata()->set_namespace_("crisp-bench");
   c.mutable_metadata()->set_uid(name + "-uid");
   c.set_hostname(name.substr(0, 63));
-  c.set_log_directory("/tmp/crisp-bench-logs/" + name);
+  c.set_log_directory(log_root_ + "/" + name);
   c.mutable_linux()->set_cgroup_parent("");
   // As the kubelet sends it (no shareProcessNamespace): each container has its own pid namespace.
   c.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::CONTAINER);

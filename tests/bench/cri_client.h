@@ -13,7 +13,12 @@ namespace crisp::bench {
 
 class CriClient {
  public:
+  // Pod log directories go below a temporary directory of this client's, removed with it (the
+  // kubelet's job for real pods: runtimes never delete log directories).
   explicit CriClient(const std::string& endpoint);
+  ~CriClient();
+  CriClient(const CriClient&) = delete;
+  CriClient& operator=(const CriClient&) = delete;
 
   void ensure_image(const std::string& image);  // ImageStatus, then PullImage if absent
   std::string pull(const std::string& image);
@@ -41,6 +46,7 @@ class CriClient {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<::runtime::v1::RuntimeService::Stub> runtime_;
   std::unique_ptr<::runtime::v1::ImageService::Stub> images_;
+  std::string log_root_;  // /tmp/crisp-bench-logs-XXXXXX
 };
 
 }  // namespace crisp::bench
