@@ -12,6 +12,7 @@
 #include "tests/integration/runtime/runtime_fixture.h"
 #include "tests/support/cri_pods.h"
 #include "tests/support/crispd_fixture.h"
+#include "tests/support/standard_images_suite.h"
 #include "tests/support/registry_fixture.h"
 #include "tests/support/test_images.h"
 
@@ -30,16 +31,8 @@ std::string read_text(const std::string& path) {
   return s;
 }
 
-class LimitsCrispdTest : public ::testing::Test {
+class LimitsCrispdTest : public StandardImagesSuite {
  protected:
-  static void SetUpTestSuite() {
-    registry_ = new RegistryFixture();
-    images_ = new StandardImages(push_standard_images(*registry_));
-  }
-  static void TearDownTestSuite() {
-    delete images_;
-    delete registry_;
-  }
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root";
     CrispdOptions options;
@@ -67,12 +60,8 @@ class LimitsCrispdTest : public ::testing::Test {
 
   std::unique_ptr<CrispdFixture> crispd_;
   std::vector<std::string> cgroups_;
-  static RegistryFixture* registry_;
-  static StandardImages* images_;
 };
 
-RegistryFixture* LimitsCrispdTest::registry_ = nullptr;
-StandardImages* LimitsCrispdTest::images_ = nullptr;
 
 TEST_F(LimitsCrispdTest, UpdateAndStatsOverCri) {
   std::string pod = runp("limits");

@@ -12,6 +12,7 @@
 #include "tests/integration/runtime/runtime_fixture.h"
 #include "tests/support/cri_pods.h"
 #include "tests/support/crispd_fixture.h"
+#include "tests/support/standard_images_suite.h"
 #include "tests/support/registry_fixture.h"
 #include "tests/support/test_images.h"
 
@@ -38,16 +39,8 @@ const v1::NetworkInterfaceUsage* find_interface(const v1::NetworkUsage& n, const
   return nullptr;
 }
 
-class LimitsMetricsTest : public ::testing::Test {
+class LimitsMetricsTest : public StandardImagesSuite {
  protected:
-  static void SetUpTestSuite() {
-    registry_ = new RegistryFixture();
-    images_ = new StandardImages(push_standard_images(*registry_));
-  }
-  static void TearDownTestSuite() {
-    delete images_;
-    delete registry_;
-  }
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root";
     CrispdOptions options;
@@ -112,12 +105,8 @@ class LimitsMetricsTest : public ::testing::Test {
   }
 
   std::unique_ptr<CrispdFixture> crispd_;
-  static RegistryFixture* registry_;
-  static StandardImages* images_;
 };
 
-RegistryFixture* LimitsMetricsTest::registry_ = nullptr;
-StandardImages* LimitsMetricsTest::images_ = nullptr;
 
 // The value of the metric `name` whose labels match `labels` (key -> value), using the descriptor's
 // label keys; nullopt when absent.

@@ -21,22 +21,6 @@ namespace fs = std::filesystem;
 namespace v1 = ::runtime::v1;
 using namespace std::chrono_literals;
 
-RegistryFixture* CrispdPodsTest::registry_ = nullptr;
-StandardImages* CrispdPodsTest::images_ = nullptr;
-
-void CrispdPodsTest::SetUpTestSuite() {
-  if (::geteuid() != 0) return;
-  registry_ = new RegistryFixture();
-  images_ = new StandardImages(push_standard_images(*registry_));
-}
-
-void CrispdPodsTest::TearDownTestSuite() {
-  delete images_;
-  delete registry_;
-  images_ = nullptr;
-  registry_ = nullptr;
-}
-
 void CrispdPodsTest::SetUp() {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root";
 }

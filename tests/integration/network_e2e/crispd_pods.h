@@ -18,6 +18,7 @@
 
 #include "runtime/base/unique_fd.h"
 #include "tests/support/crispd_fixture.h"
+#include "tests/support/standard_images_suite.h"
 #include "tests/support/registry_fixture.h"
 #include "tests/support/test_images.h"
 
@@ -29,10 +30,8 @@ struct PodSpec {
   std::string host_ip;
 };
 
-class CrispdPodsTest : public ::testing::Test {
+class CrispdPodsTest : public StandardImagesSuite {
  protected:
-  static void SetUpTestSuite();
-  static void TearDownTestSuite();
   void SetUp() override;
   void TearDown() override;  // removes every pod crispd lists, stops crispd
 
@@ -56,8 +55,6 @@ class CrispdPodsTest : public ::testing::Test {
   // Runs `echo | nc -w 2 ip port` in the container until it prints "hello" (or 20 tries).
   std::string nc_from(const std::string& container, const std::string& ip, int port);
 
-  static RegistryFixture* registry_;
-  static StandardImages* images_;
   std::unique_ptr<CrispdFixture> crispd_;
   std::string logs_;
 };

@@ -22,6 +22,7 @@
 #include "runtime/base/unique_fd.h"
 #include "tests/support/cri_pods.h"
 #include "tests/support/crispd_fixture.h"
+#include "tests/support/standard_images_suite.h"
 #include "tests/support/registry_fixture.h"
 #include "tests/support/test_images.h"
 
@@ -86,20 +87,8 @@ std::string tcp_exchange(const std::string& ip, int port) {
   return out;
 }
 
-class NetworkCrispdTest : public ::testing::Test {
+class NetworkCrispdTest : public StandardImagesSuite {
  protected:
-  static void SetUpTestSuite() {
-    if (::geteuid() != 0) return;
-    registry_ = new RegistryFixture();
-    images_ = new StandardImages(push_standard_images(*registry_));
-  }
-  static void TearDownTestSuite() {
-    delete images_;
-    delete registry_;
-    images_ = nullptr;
-    registry_ = nullptr;
-  }
-
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root";
     crispd_ = std::make_unique<CrispdFixture>();
@@ -175,14 +164,10 @@ class NetworkCrispdTest : public ::testing::Test {
     return count;
   }
 
-  static RegistryFixture* registry_;
-  static StandardImages* images_;
   std::unique_ptr<CrispdFixture> crispd_;
   std::string logs_;
 };
 
-RegistryFixture* NetworkCrispdTest::registry_ = nullptr;
-StandardImages* NetworkCrispdTest::images_ = nullptr;
 
 TEST_F(NetworkCrispdTest, TwoPodsReachEachOtherAndTheBridge) {
   std::string pod_a = runp("net-a");

@@ -14,6 +14,7 @@
 #include "tests/integration/runtime/runtime_fixture.h"
 #include "tests/support/cri_pods.h"
 #include "tests/support/crispd_fixture.h"
+#include "tests/support/standard_images_suite.h"
 #include "tests/support/registry_fixture.h"
 #include "tests/support/test_images.h"
 
@@ -23,19 +24,8 @@ namespace {
 namespace v1 = ::runtime::v1;
 using namespace std::chrono_literals;
 
-class CrispdRuntimeTest : public ::testing::Test {
+class CrispdRuntimeTest : public StandardImagesSuite {
  protected:
-  static void SetUpTestSuite() {
-    registry_ = new RegistryFixture();
-    images_ = new StandardImages(push_standard_images(*registry_));
-  }
-  static void TearDownTestSuite() {
-    delete images_;
-    delete registry_;
-    images_ = nullptr;
-    registry_ = nullptr;
-  }
-
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root";
     CrispdOptions options;
@@ -116,14 +106,10 @@ class CrispdRuntimeTest : public ::testing::Test {
     return info["pid"].get<pid_t>();
   }
 
-  static RegistryFixture* registry_;
-  static StandardImages* images_;
   std::unique_ptr<CrispdFixture> crispd_;
   std::string logs_;
 };
 
-RegistryFixture* CrispdRuntimeTest::registry_ = nullptr;
-StandardImages* CrispdRuntimeTest::images_ = nullptr;
 
 TEST_F(CrispdRuntimeTest, CrictlFlow) {
   pull(images_->busybox.ref);

@@ -19,6 +19,7 @@
 #include "tests/integration/runtime/runtime_fixture.h"
 #include "tests/support/cri_pods.h"
 #include "tests/support/crispd_fixture.h"
+#include "tests/support/standard_images_suite.h"
 #include "tests/support/registry_fixture.h"
 #include "tests/support/test_images.h"
 
@@ -95,20 +96,8 @@ std::vector<std::pair<std::string, std::string>> host_mounts() {
   return out;
 }
 
-class UsernsTest : public ::testing::Test {
+class UsernsTest : public StandardImagesSuite {
  protected:
-  static void SetUpTestSuite() {
-    if (::geteuid() != 0) return;
-    registry_ = new RegistryFixture();
-    images_ = new StandardImages(push_standard_images(*registry_));
-  }
-  static void TearDownTestSuite() {
-    delete images_;
-    delete registry_;
-    images_ = nullptr;
-    registry_ = nullptr;
-  }
-
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root";
     CrispdOptions options;
@@ -216,14 +205,10 @@ class UsernsTest : public ::testing::Test {
     return "";
   }
 
-  static RegistryFixture* registry_;
-  static StandardImages* images_;
   std::unique_ptr<CrispdFixture> crispd_;
   std::string logs_;
 };
 
-RegistryFixture* UsernsTest::registry_ = nullptr;
-StandardImages* UsernsTest::images_ = nullptr;
 
 TEST_F(UsernsTest, PodUserNamespaceMapsRootAndOwnership) {
   if (!userns_supported()) GTEST_SKIP() << "the runtime reports no user namespace support on this kernel";

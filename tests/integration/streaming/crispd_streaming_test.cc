@@ -17,6 +17,7 @@
 #include "tests/integration/streaming/spdy_client.h"
 #include "tests/integration/streaming/websocket_client.h"
 #include "tests/support/crispd_fixture.h"
+#include "tests/support/standard_images_suite.h"
 #include "tests/support/registry_fixture.h"
 #include "tests/support/test_images.h"
 
@@ -49,18 +50,8 @@ int run(const std::string& command, std::string* output) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-class CrispdStreamingTest : public ::testing::Test {
+class CrispdStreamingTest : public StandardImagesSuite {
  protected:
-  static void SetUpTestSuite() {
-    if (::geteuid() != 0) return;
-    registry_ = new RegistryFixture();
-    images_ = new StandardImages(push_standard_images(*registry_));
-  }
-  static void TearDownTestSuite() {
-    delete images_;
-    delete registry_;
-  }
-
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root";
     CrispdOptions options;
@@ -156,16 +147,12 @@ class CrispdStreamingTest : public ::testing::Test {
            crispd_->endpoint() + " --timeout 20s " + args;
   }
 
-  static RegistryFixture* registry_;
-  static StandardImages* images_;
   std::unique_ptr<CrispdFixture> crispd_;
   std::string pod_;
   v1::PodSandboxConfig pod_config_;
   std::string ticker_, echo_;
 };
 
-RegistryFixture* CrispdStreamingTest::registry_ = nullptr;
-StandardImages* CrispdStreamingTest::images_ = nullptr;
 
 TEST_F(CrispdStreamingTest, ExecValidatesTheRequest) {
   std::string url;
